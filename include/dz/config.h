@@ -1,0 +1,69 @@
+/* dz/config.h — the run configuration: INI text → validated dz_config.
+ *
+ * Contract: dz_config_parse() is pure (no MPI, no file I/O): it parses INI text, applies
+ * defaults, checks every value and returns DZ_OK or DZ_ECONFIG with a message that names the
+ * line (unknown section/key with the nearest valid key, duplicate key, wrong type, out of
+ * range) — before anything is allocated for training.  dz_config_load() reads the file on
+ * rank 0, broadcasts the text, and parses it on every rank, so all ranks agree (Collective).
+ * Relative paths are resolved against the config file's folder.  The struct owns no heap
+ * memory: copy it freely.
+ */
+#ifndef DZ_CONFIG_H
+#define DZ_CONFIG_H
+
+#include <stdint.h>
+#include <mpi.h>
+
+#include "dz/err.h"
+
+#define DZ_PATH_MAX 4096
+#define DZ_NAME_MAX 256
+
+typedef enum { DZ_DTYPE_NATIVE = 0, DZ_DTYPE_U8, DZ_DTYPE_F32, DZ_DTYPE_F64 } dz_dtype;
+
+typedef struct dz_config {
+    /* [data] */
+    char train[DZ_PATH_MAX];        /* required */
+    char train_x[DZ_NAME_MAX];      /* "train_set_x" */
+    char train_y[DZ_NAME_MAX];      /* "train_set_y" */
+    char test[DZ_PATH_MAX];         /* "" = no test set */
+    char test_x[DZ_NAME_MAX];       /* "test_set_x" */
+    char test_y[DZ_NAME_MAX];       /* "test_set_y" */
+    double scale;                   /* 1: features are divided by it; > 0, finite */
+    dz_dtype dtype;                 /* native: in-memory feature type (see README) */
+    /* [model] */
+    char model_type[32];            /* "logistic" */
+    /* [train] */
+    char optimizer[32];             /* "gd" */
+    double learning_rate;           /* 0.005 */
+    int64_t iterations;             /* 2000 */
+    int64_t log_every;              /* 100 */
+    int reproducible;               /* 1: result independent of ranks × threads */
+    int64_t block_rows;             /* 0 = automatic; rows per fixed reduction block */
+    /* [output] */
+    char model_out[DZ_PATH_MAX];    /* "model.h5" */
+    char metrics_out[DZ_PATH_MAX];  /* "metrics.csv" */
+    /* [checkpoint] */
+    char ckpt_file[DZ_PATH_MAX];    /* "" = no checkpoints */
+    int64_t ckpt_every;             /* 0 = only on SIGTERM/SIGUSR1 (when file is set) */
+} dz_config;
+
+/* Fill cfg with defaults (train path empty). Not collective. */
+void dz_config_defaults(dz_config *cfg);
+
+/* Parse INI text; base_dir resolves relative paths ("" = as given). Not collective. */
+int dz_config_parse(const char *text, const char *base_dir, dz_config *cfg, dz_err *e);
+
+/* Read path on rank 0, broadcast, parse everywhere. Collective; errors agreed. */
+int dz_config_load(MPI_Comm comm, const char *path, dz_config *cfg, dz_err *e);
+
+/* 64-bit hash of the settings that change the trained result (data names, scale, dtype,
+ * model, optimizer, learning rate, reproducible, block_rows), not iterations or outputs.
+ * Not collective. */
+uint64_t dz_config_hash(const dz_config *cfg);
+
+/* Write "key = value" lines of the training-relevant settings into buf (for the checkpoint,
+ * so a refused resume can say what differs). Not collective. */
+void dz_config_describe(const dz_config *cfg, char *buf, int len);
+
+#endif

@@ -1,0 +1,56 @@
+/* dz/kernel.h — the per-rank compute: one fused pass over a shard's rows.
+ *
+ * For each row i (features x_i raw, label y_i):  z = b + (w·x_i)/scale,  a = σ(z),
+ * dz = a − y,  loss = softplus(z) − y·z  (= −[y log a + (1−y) log(1−a)], never log(0)).
+ * A block kernel sums over the rows of one reduction block, sequentially in row order:
+ *   out[j]   = Σ dz_i · x_ij   (j < d, raw units: the caller divides by scale·m)
+ *   out[d]   = Σ dz_i
+ *   out[d+1] = Σ loss_i
+ * All arithmetic is float64 whatever the stored feature type (uint8, float32, float64).
+ * The dot product w·x_i is always computed in the same order (8 lanes, then the tail), so a
+ * row's z does not depend on where the row sits.  dz_block_grad_ref is the naive sequential
+ * reference the tests compare against.
+ *
+ * dz_kernel_pass runs the block kernel over all of this rank's blocks with OpenMP (each block
+ * by one thread, static schedule) and folds every block partial into the thread's dz_acc;
+ * the thread accumulators are merged into work->acc[0].  Not collective.
+ */
+#ifndef DZ_KERNEL_H
+#define DZ_KERNEL_H
+
+#include <stdint.h>
+
+#include "dz/reduce.h"
+#include "dz/shard.h"
+
+/* Scratch for dz_kernel_pass, sized for d features and T threads. Owns everything;
+ * dz_work_free(NULL) is safe. */
+typedef struct dz_work {
+    int nthreads;
+    int64_t d;
+    double *blk;    /* T × (d + 2) block partials */
+    dz_acc *grad;   /* T accumulators of d + 2 quantities */
+    dz_acc *eval;   /* T accumulators of 2 quantities: loss, correct predictions */
+} dz_work;
+
+int dz_work_init(dz_work *wk, int64_t d, int nthreads, int repro); /* 0 ok, -1 no memory */
+void dz_work_free(dz_work *wk);
+
+/* Block kernels over local rows [i0, i0+n). */
+void dz_block_grad(const dz_shard *s, int64_t i0, int64_t n, const double *w, double b,
+                   double scale, double *out);
+void dz_block_grad_ref(const dz_shard *s, int64_t i0, int64_t n, const double *w, double b,
+                       double scale, double *out);
+/* out[0] = Σ loss_i, out[1] = number of rows with (a > 0.5) == y. */
+void dz_block_eval(const dz_shard *s, int64_t i0, int64_t n, const double *w, double b,
+                   double scale, double *out);
+
+/* Stable per-row logistic: a = σ(z), loss = softplus(z) − y·z. */
+void dz_logistic(double z, double y, double *a, double *loss);
+
+/* All local blocks, OpenMP; result in wk->grad[0] (eval = 0) or wk->eval[0] (eval = 1),
+ * whose bounds the caller has set (they are copied to the other threads' accumulators). */
+void dz_kernel_pass(const dz_shard *s, const double *w, double b, double scale, dz_work *wk,
+                    int eval);
+
+#endif

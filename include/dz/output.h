@@ -1,0 +1,67 @@
+/* dz/output.h — what rank 0 writes for the user: metrics.csv and model.h5, always atomically.
+ *
+ * Atomic: every file is written under a temporary name in its final folder, flushed to disk
+ * (fsync), then renamed over the final name and the folder fsynced, so a crash at any moment
+ * leaves either the old file or the complete new one, never a half-written one.
+ * metrics rows are appended to "<metrics>.partial" as training goes (so progress can be
+ * followed) and renamed to <metrics> when training ends.
+ * All functions here are Not collective (rank 0 calls them), except where noted.
+ * Ownership: dz_metrics owns its arrays and FILE; dz_metrics_free(NULL) is safe.
+ */
+#ifndef DZ_OUTPUT_H
+#define DZ_OUTPUT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "dz/config.h"
+#include "dz/err.h"
+
+/* Can a file be created in path's folder? Tries a temporary file there. */
+int dz_out_check_writable(const char *path, const char *what, dz_err *e);
+
+/* fsync tmp, rename it to final, fsync the folder. */
+int dz_out_commit(const char *tmp, const char *final, dz_err *e);
+
+/* A unique temporary name beside final ("<final>.tmp.<pid>"). */
+void dz_out_tmpname(const char *final, char *out, size_t len);
+
+typedef struct dz_metrics {
+    int64_t n, cap;
+    int64_t *iteration;
+    double *loss, *elapsed;
+    FILE *f;                    /* rank 0 only: the .partial file */
+    char path[DZ_PATH_MAX + 16];
+} dz_metrics;
+
+/* Append one row in memory (every rank) and, when open, to the file. 0 ok, -1 no memory. */
+int dz_metrics_add(dz_metrics *m, int64_t iteration, double loss, double elapsed);
+/* Open "<final>.partial" and write the header and the rows held so far. */
+int dz_metrics_open(dz_metrics *m, const char *final, dz_err *e);
+/* Close the partial file and rename it to final. */
+int dz_metrics_commit(dz_metrics *m, const char *final, dz_err *e);
+void dz_metrics_free(dz_metrics *m);
+
+typedef struct dz_model_info {
+    int64_t iterations;        /* updates applied */
+    double final_loss;         /* J(w, b) of the written model on the training set */
+    double train_accuracy;     /* percent */
+    double test_accuracy;      /* percent, NaN without a test set */
+    int64_t m, block_rows;
+    double scale;
+    uint64_t config_hash, data_checksum;
+} dz_model_info;
+
+/* model.h5: w (d,) float64, b scalar float64, attributes from info. Atomic. */
+int dz_model_write(const char *path, int64_t d, const double *w, double b,
+                   const dz_model_info *info, dz_err *e);
+
+/* Small HDF5 attribute helpers shared with the checkpoint module. */
+int dz_h5_attr_i64(long long loc, const char *name, int64_t v);
+int dz_h5_attr_f64(long long loc, const char *name, double v);
+int dz_h5_attr_u64(long long loc, const char *name, uint64_t v);
+int dz_h5_attr_str(long long loc, const char *name, const char *v);
+int dz_h5_write_f64(long long loc, const char *name, int64_t n, const double *v); /* n<0: scalar */
+int dz_h5_write_i64(long long loc, const char *name, int64_t n, const int64_t *v);
+
+#endif

@@ -1,0 +1,73 @@
+/* dz/reduce.h — summing per-block partial sums so the result does not depend on how blocks
+ * are spread over ranks and threads.
+ *
+ * Why this way.  Floating-point addition is not associative, so a plain sum over ranks and
+ * threads changes in the last bits with N and T.  We fix the order of every inexact
+ * addition: a block of B global rows is always summed by one thread, sequentially, in row
+ * order (kernel.c), so a block's partial sum is the same whoever computes it.  Block partials
+ * are then added EXACTLY, which makes their order irrelevant: each partial v of quantity k is
+ * cut into three 40-bit integer digits of v·2^-E_k (fixed point, as in E3SM's reprosum), and
+ * digits are added as int64, in threads and then by MPI_Allreduce(MPI_SUM) — integer
+ * addition is associative, so one stock allreduce is exact.  E_k is a power of two that
+ * bounds |Σ v| for the whole data set and is the same on every rank: from the data's max |x|
+ * (gradient), m (db) and a bound on |z| from the current w (loss); it needs no extra
+ * communication.  Digits below 2^(E_k−120) are dropped, an absolute error of at most
+ * nblocks·2^(E_k−120) — far below the ~m·2^−53·Σ|v| of plain float64 summation.
+ * Carries are normalised before digits could overflow (every 2^20 folds, and before the
+ * allreduce).  The cost is O(d) per block of B·d kernel work; README has the measurement.
+ *
+ * With reproducible = false the same accumulator keeps plain float64 sums (threads added in
+ * thread order, then MPI_SUM on doubles) — faster, but the last bits vary with N × T.
+ *
+ * Two int64 flags travel in the same allreduce: [0] count of non-finite block partials,
+ * [1] count of ranks that asked to stop (signals), so agreeing on them costs nothing.
+ */
+#ifndef DZ_REDUCE_H
+#define DZ_REDUCE_H
+
+#include <stdint.h>
+#include <mpi.h>
+
+#define DZ_FIX_DIGITS 3
+#define DZ_FIX_BITS 40
+
+enum { DZ_FLAG_NONFINITE = 0, DZ_FLAG_STOP = 1, DZ_NFLAGS = 2 };
+
+typedef struct dz_acc {
+    int64_t n;          /* quantities summed */
+    int repro;          /* 1: exact fixed point; 0: plain double */
+    double *to_fix;     /* n: 2^(40-E_k), the scale that puts a value's top digit in place */
+    int64_t *fix;       /* repro: 3 planes of n int64 digits, then DZ_NFLAGS slots */
+    double *sum;        /* repro: 3 planes of n double digits (flushed every 4096 folds);
+                           plain: n sums, then DZ_NFLAGS slots */
+    int64_t flags[DZ_NFLAGS];
+    int64_t folds;      /* folds since the last carry normalisation */
+} dz_acc;
+
+/* Allocate for n quantities. Returns 0 on success, -1 out of memory. Not collective. */
+int dz_acc_init(dz_acc *a, int64_t n, int repro);
+void dz_acc_free(dz_acc *a);  /* safe on a zeroed or NULL acc */
+
+/* Set the bound for quantity k: every partial and every total of k has |value| <= bound.
+ * bound must be finite and >= 0. Not collective; must be identical on all ranks. */
+void dz_acc_set_bound(dz_acc *a, int64_t k, double bound);
+/* Copy bounds from another accumulator of the same n. */
+void dz_acc_copy_bounds(dz_acc *dst, const dz_acc *src);
+
+/* Zero sums and flags (bounds are kept). */
+void dz_acc_zero(dz_acc *a);
+
+/* Add one block partial v[0..n). Non-finite values set flags[DZ_FLAG_NONFINITE]. */
+void dz_acc_fold(dz_acc *a, const double *v);
+
+/* into += from (exact in repro mode). Not collective. */
+void dz_acc_merge(dz_acc *into, const dz_acc *from);
+
+/* Collective: one MPI_Allreduce of the sums and flags over comm; then out[0..n) holds the
+ * totals (identical on every rank) and a->flags the global flags. */
+void dz_acc_allreduce(MPI_Comm comm, dz_acc *a, double *out);
+
+/* The totals of a without communication (for tests). */
+void dz_acc_result(dz_acc *a, double *out);
+
+#endif

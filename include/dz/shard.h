@@ -1,0 +1,61 @@
+/* dz/shard.h — one rank's contiguous rows of an HDF5 data set, read with parallel HDF5.
+ *
+ * Partition: rows are grouped into fixed global reduction blocks of B rows (B depends only on
+ * m and d, or on [train] block_rows — never on the number of ranks or threads); ranks own
+ * contiguous runs of whole blocks, as even as possible (the first nblocks mod N ranks get one
+ * block more), so a rank may own zero rows.  Keeping blocks whole is what makes the result
+ * independent of N (see reduce.h).
+ *
+ * Loading (Collective): rank 0 inspects the files first (exists, HDF5, datasets, shapes,
+ * types) and every rank agrees on the verdict before any collective HDF5 call; then every rank
+ * opens the file with the MPI-IO driver and reads only its own hyperslab, collectively,
+ * straight into the buffer it keeps (features in their in-memory dtype; labels as double).
+ * After the read one pass per rank validates values (labels in {0,1}, features finite),
+ * computes the per-feature max |x| and an order-independent checksum; the results are
+ * agreed/reduced over all ranks.
+ *
+ * Ownership: dz_shard owns x, y and maxabs; dz_shard_free(NULL) is safe.
+ */
+#ifndef DZ_SHARD_H
+#define DZ_SHARD_H
+
+#include <stdint.h>
+#include <mpi.h>
+
+#include "dz/config.h"
+#include "dz/err.h"
+
+typedef struct dz_shard {
+    int64_t m;           /* global rows */
+    int64_t d;           /* features per row (trailing dims flattened, row-major) */
+    int64_t row0, rows;  /* this rank's first global row and row count (rows may be 0) */
+    int64_t block_rows;  /* B: rows per reduction block (global blocks start at multiples of B) */
+    dz_dtype dtype;      /* in-memory feature type: DZ_DTYPE_U8, _F32 or _F64 */
+    void *x;             /* rows × d features, row-major, raw (not divided by scale) */
+    double *y;           /* rows labels, each 0.0 or 1.0 */
+    double *maxabs;      /* d: global max |x_ij| over all rows, raw units */
+    uint64_t checksum;   /* order-independent checksum of all rows (x and y), global */
+    char file_type[64];  /* the features' type in the file, e.g. "uint8", "float64" */
+    double read_s;       /* seconds in the collective read */
+    double scan_s;       /* seconds validating/summarising */
+} dz_shard;
+
+/* Size in bytes of one feature in dtype. */
+size_t dz_dtype_size(dz_dtype t);
+const char *dz_dtype_name(dz_dtype t);
+
+/* Rows per block for m rows of d features when the config says requested (0 = auto). */
+int64_t dz_block_rows(int64_t m, int64_t d, int64_t requested);
+
+/* This rank's [row0, row0+rows) for m rows in blocks of B over nranks. Not collective. */
+void dz_partition(int64_t m, int64_t B, int nranks, int rank, int64_t *row0, int64_t *rows);
+
+/* Load features xname and labels yname of file path. want: requested dtype (native = keep
+ * the file's type when it is exact, see README).  requested_block_rows: [train] block_rows.
+ * Collective; returns an agreed code. */
+int dz_shard_load(MPI_Comm comm, const char *path, const char *xname, const char *yname,
+                  dz_dtype want, int64_t requested_block_rows, dz_shard *s, dz_err *e);
+
+void dz_shard_free(dz_shard *s);
+
+#endif

@@ -1,0 +1,385 @@
+/* config.c — INI parsing and validation (see dz/config.h).
+ *
+ * libinih does the lexing.  Its handler is not told the line number in Debian's build, so we
+ * feed it through ini_parse_stream with a reader that counts lines: when the handler runs,
+ * the reader has just returned the line it is called for.  Every key is described once, in
+ * the table `keys`, with its type and bounds; parsing, defaults and "did you mean" all read
+ * that table.
+ */
+#include "dz/config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+typedef enum { K_PATH, K_NAME, K_WORD, K_DOUBLE, K_INT, K_BOOL, K_DTYPE } kind;
+
+typedef struct key {
+    const char *section, *name;
+    kind type;
+    size_t off;          /* offset in dz_config */
+    size_t cap;          /* buffer size for strings */
+    double lo, hi;       /* numeric bounds (inclusive); lo_open: lo excluded */
+    int lo_open;
+    const char *choices; /* K_WORD: space-separated allowed values */
+} key;
+
+#define S(f) offsetof(dz_config, f), sizeof(((dz_config *)0)->f)
+#define N(f) offsetof(dz_config, f), 0
+static const key keys[] = {
+    {"data", "train", K_PATH, S(train), 0, 0, 0, NULL},
+    {"data", "train_x", K_NAME, S(train_x), 0, 0, 0, NULL},
+    {"data", "train_y", K_NAME, S(train_y), 0, 0, 0, NULL},
+    {"data", "test", K_PATH, S(test), 0, 0, 0, NULL},
+    {"data", "test_x", K_NAME, S(test_x), 0, 0, 0, NULL},
+    {"data", "test_y", K_NAME, S(test_y), 0, 0, 0, NULL},
+    {"data", "scale", K_DOUBLE, N(scale), 0, HUGE_VAL, 1, NULL},
+    {"data", "dtype", K_DTYPE, N(dtype), 0, 0, 0, NULL},
+    {"model", "type", K_WORD, S(model_type), 0, 0, 0, "logistic"},
+    {"train", "optimizer", K_WORD, S(optimizer), 0, 0, 0, "gd"},
+    {"train", "learning_rate", K_DOUBLE, N(learning_rate), 0, HUGE_VAL, 1, NULL},
+    {"train", "iterations", K_INT, N(iterations), 1, 1e15, 0, NULL},
+    {"train", "log_every", K_INT, N(log_every), 1, 1e15, 0, NULL},
+    {"train", "reproducible", K_BOOL, N(reproducible), 0, 0, 0, NULL},
+    {"train", "block_rows", K_INT, N(block_rows), 0, 1 << 20, 0, NULL},
+    {"output", "model", K_PATH, S(model_out), 0, 0, 0, NULL},
+    {"output", "metrics", K_PATH, S(metrics_out), 0, 0, 0, NULL},
+    {"checkpoint", "file", K_PATH, S(ckpt_file), 0, 0, 0, NULL},
+    {"checkpoint", "every", K_INT, N(ckpt_every), 0, 1e15, 0, NULL},
+};
+#undef S
+#undef N
+enum { NKEYS = sizeof keys / sizeof keys[0] };
+
+void dz_config_defaults(dz_config *c)
+{
+    memset(c, 0, sizeof *c);
+    strcpy(c->train_x, "train_set_x");
+    strcpy(c->train_y, "train_set_y");
+    strcpy(c->test_x, "test_set_x");
+    strcpy(c->test_y, "test_set_y");
+    c->scale = 1.0;
+    c->dtype = DZ_DTYPE_NATIVE;
+    strcpy(c->model_type, "logistic");
+    strcpy(c->optimizer, "gd");
+    c->learning_rate = 0.005;
+    c->iterations = 2000;
+    c->log_every = 100;
+    c->reproducible = 1;
+    c->block_rows = 0;
+    strcpy(c->model_out, "model.h5");
+    strcpy(c->metrics_out, "metrics.csv");
+    c->ckpt_file[0] = '\0';
+    c->ckpt_every = 0;
+}
+
+/* Levenshtein distance, for "did you mean". */
+static int edit_distance(const char *a, const char *b)
+{
+    int la = (int)strlen(a), lb = (int)strlen(b);
+    if (la > 63 || lb > 63)
+        return 99;
+    int d[64][64];
+    for (int i = 0; i <= la; i++) d[i][0] = i;
+    for (int j = 0; j <= lb; j++) d[0][j] = j;
+    for (int i = 1; i <= la; i++)
+        for (int j = 1; j <= lb; j++) {
+            int sub = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            int del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
+            d[i][j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+    return d[la][lb];
+}
+
+typedef struct parse_state {
+    dz_config *cfg;
+    const char *base_dir;
+    dz_err *e;
+    int line;              /* line the reader returned last */
+    const char *cursor;    /* reader position in the text */
+    unsigned char seen[NKEYS];
+    int seen_line[NKEYS];
+} parse_state;
+
+static char *reader(char *buf, int num, void *stream)
+{
+    parse_state *ps = stream;
+    const char *p = ps->cursor;
+    if (*p == '\0')
+        return NULL;
+    const char *nl = strchr(p, '\n');
+    size_t len = nl ? (size_t)(nl - p) + 1 : strlen(p);
+    ps->line++;
+    if (len + 1 > (size_t)num) {
+        /* Leave the reader at the end, so parsing stops; report the long line. */
+        if (ps->e->code == DZ_OK)
+            dz_fail(ps->e, DZ_ECONFIG, "line %d: line longer than %d characters", ps->line,
+                    num - 2);
+        ps->cursor = p + strlen(p);
+        buf[0] = '\0';
+        return buf;
+    }
+    memcpy(buf, p, len);
+    buf[len] = '\0';
+    ps->cursor = p + len;
+    return buf;
+}
+
+static int parse_bool(const char *v, int *out)
+{
+    static const char *yes[] = {"true", "yes", "on", "1"}, *no[] = {"false", "no", "off", "0"};
+    for (int i = 0; i < 4; i++) {
+        if (!strcasecmp(v, yes[i])) { *out = 1; return 1; }
+        if (!strcasecmp(v, no[i])) { *out = 0; return 1; }
+    }
+    return 0;
+}
+
+static int set_value(parse_state *ps, const key *k, const char *v)
+{
+    char *base = (char *)ps->cfg;
+    dz_err *e = ps->e;
+    int ln = ps->line;
+    switch (k->type) {
+    case K_PATH:
+    case K_NAME:
+    case K_WORD: {
+        char *dst = base + k->off;
+        if (k->type != K_PATH || v[0] == '\0' || v[0] == '/' || !ps->base_dir[0]) {
+            if (strlen(v) >= k->cap)
+                return dz_fail(e, DZ_ECONFIG, "line %d: [%s] %s: value too long", ln,
+                               k->section, k->name);
+            strcpy(dst, v);
+        } else {
+            int n = snprintf(dst, k->cap, "%s/%s", ps->base_dir, v);
+            if (n < 0 || (size_t)n >= k->cap)
+                return dz_fail(e, DZ_ECONFIG, "line %d: [%s] %s: path too long", ln,
+                               k->section, k->name);
+        }
+        if (k->type == K_NAME && v[0] == '\0')
+            return dz_fail(e, DZ_ECONFIG, "line %d: [%s] %s: empty dataset name", ln,
+                           k->section, k->name);
+        if (k->type == K_WORD) {
+            char choices[128];
+            snprintf(choices, sizeof choices, " %s ", k->choices);
+            char word[72];
+            snprintf(word, sizeof word, " %s ", v);
+            if (!strstr(choices, word))
+                return dz_fail(e, DZ_ECONFIG,
+                               "line %d: [%s] %s = '%s': not supported (supported: %s)", ln,
+                               k->section, k->name, v, k->choices);
+        }
+        return DZ_OK;
+    }
+    case K_DOUBLE: {
+        char *end;
+        errno = 0;
+        double x = strtod(v, &end);
+        if (v[0] == '\0' || *end != '\0')
+            return dz_fail(e, DZ_ECONFIG, "line %d: [%s] %s = '%s': not a number", ln,
+                           k->section, k->name, v);
+        if (!isfinite(x) || x < k->lo || (k->lo_open && x == k->lo) || x > k->hi)
+            return dz_fail(e, DZ_ECONFIG, "line %d: [%s] %s = '%s': must be a finite number %s %g",
+                           ln, k->section, k->name, v, k->lo_open ? ">" : ">=", k->lo);
+        *(double *)(base + k->off) = x;
+        return DZ_OK;
+    }
+    case K_INT: {
+        char *end;
+        errno = 0;
+        long long x = strtoll(v, &end, 10);
+        if (v[0] == '\0' || *end != '\0' || errno == ERANGE)
+            return dz_fail(e, DZ_ECONFIG, "line %d: [%s] %s = '%s': not an integer", ln,
+                           k->section, k->name, v);
+        if ((double)x < k->lo || (double)x > k->hi)
+            return dz_fail(e, DZ_ECONFIG, "line %d: [%s] %s = %lld: out of range [%.0f, %.0f]",
+                           ln, k->section, k->name, x, k->lo, k->hi);
+        *(int64_t *)(base + k->off) = (int64_t)x;
+        return DZ_OK;
+    }
+    case K_BOOL: {
+        int b;
+        if (!parse_bool(v, &b))
+            return dz_fail(e, DZ_ECONFIG, "line %d: [%s] %s = '%s': expected true or false", ln,
+                           k->section, k->name, v);
+        *(int *)(base + k->off) = b;
+        return DZ_OK;
+    }
+    case K_DTYPE: {
+        static const char *names[] = {"native", "uint8", "float32", "float64"};
+        for (int i = 0; i < 4; i++)
+            if (!strcmp(v, names[i])) {
+                *(dz_dtype *)(base + k->off) = (dz_dtype)i;
+                return DZ_OK;
+            }
+        return dz_fail(e, DZ_ECONFIG,
+                       "line %d: [%s] %s = '%s': expected native, uint8, float32 or float64", ln,
+                       k->section, k->name, v);
+    }
+    }
+    return dz_fail(e, DZ_EINTERNAL, "line %d: unhandled key type", ln);
+}
+
+static int handler(void *user, const char *section, const char *name, const char *value)
+{
+    parse_state *ps = user;
+    if (ps->e->code != DZ_OK)
+        return 0;
+    int sect_known = 0, best = -1, best_d = 1 << 30;
+    for (int i = 0; i < NKEYS; i++) {
+        if (!strcmp(section, keys[i].section)) {
+            sect_known = 1;
+            if (!strcmp(name, keys[i].name)) {
+                if (ps->seen[i]) {
+                    dz_fail(ps->e, DZ_ECONFIG, "line %d: duplicate key [%s] %s (first set on line %d)",
+                            ps->line, section, name, ps->seen_line[i]);
+                    return 0;
+                }
+                ps->seen[i] = 1;
+                ps->seen_line[i] = ps->line;
+                return set_value(ps, &keys[i], value) == DZ_OK;
+            }
+        }
+        int dist = edit_distance(name, keys[i].name);
+        if (strcmp(section, keys[i].section))
+            dist += 1; /* prefer keys of the same section */
+        if (dist < best_d) {
+            best_d = dist;
+            best = i;
+        }
+    }
+    char hint[160] = "";
+    if (best >= 0 && best_d <= 3)
+        snprintf(hint, sizeof hint, " (did you mean [%s] %s?)", keys[best].section,
+                 keys[best].name);
+    if (!sect_known)
+        dz_fail(ps->e, DZ_ECONFIG, "line %d: unknown section [%s] for key '%s'%s", ps->line,
+                section, name, hint);
+    else
+        dz_fail(ps->e, DZ_ECONFIG, "line %d: unknown key '%s' in [%s]%s", ps->line, name,
+                section, hint);
+    return 0;
+}
+
+int dz_config_parse(const char *text, const char *base_dir, dz_config *cfg, dz_err *e)
+{
+    dz_config_defaults(cfg);
+    e->code = DZ_OK;
+    e->msg[0] = '\0';
+    parse_state ps;
+    memset(&ps, 0, sizeof ps);
+    ps.cfg = cfg;
+    ps.base_dir = base_dir ? base_dir : "";
+    ps.e = e;
+    ps.cursor = text;
+    ini_allow_multiline = 0; /* a continuation line is a syntax error, not a silent append */
+    int rc = ini_parse_stream(reader, &ps, handler, &ps);
+    if (e->code != DZ_OK)
+        return e->code;
+    if (rc > 0)
+        return dz_fail(e, DZ_ECONFIG, "line %d: syntax error (expected [section] or key = value)",
+                       rc);
+    if (rc < 0)
+        return dz_fail(e, DZ_ECONFIG, "cannot parse the configuration (inih error %d)", rc);
+    if (cfg->train[0] == '\0')
+        return dz_fail(e, DZ_ECONFIG, "missing required key [data] train");
+    if (cfg->model_out[0] == '\0' || cfg->metrics_out[0] == '\0')
+        return dz_fail(e, DZ_ECONFIG, "[output] model and metrics must not be empty");
+    if (cfg->ckpt_every > 0 && cfg->ckpt_file[0] == '\0')
+        return dz_fail(e, DZ_ECONFIG, "[checkpoint] every = %lld needs [checkpoint] file",
+                       (long long)cfg->ckpt_every);
+    return DZ_OK;
+}
+
+int dz_config_load(MPI_Comm comm, const char *path, dz_config *cfg, dz_err *e)
+{
+    int rank;
+    DZ_MPI(MPI_Comm_rank(comm, &rank));
+    e->code = DZ_OK;
+    char *text = NULL;
+    long len = 0;
+    if (rank == 0) {
+        FILE *f = fopen(path, "rb");
+        if (!f) {
+            dz_fail(e, DZ_ECONFIG, "cannot open config file '%s': %s", path, strerror(errno));
+        } else {
+            if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 && len <= (1L << 20) &&
+                fseek(f, 0, SEEK_SET) == 0) {
+                text = malloc((size_t)len + 1);
+                if (!text || fread(text, 1, (size_t)len, f) != (size_t)len)
+                    dz_fail(e, DZ_ECONFIG, "cannot read config file '%s': %s", path,
+                            strerror(errno ? errno : EIO));
+                else
+                    text[len] = '\0';
+            } else {
+                dz_fail(e, DZ_ECONFIG, "cannot read config file '%s' (not a regular file, or over 1 MiB)", path);
+            }
+            fclose(f);
+        }
+        if (e->code == DZ_OK && memchr(text, '\0', (size_t)len))
+            dz_fail(e, DZ_ECONFIG, "config file '%s' contains a NUL byte: not a text file", path);
+    }
+    if (dz_err_agree(comm, e) != DZ_OK) {
+        free(text);
+        return e->code;
+    }
+    DZ_MPI(MPI_Bcast(&len, 1, MPI_LONG, 0, comm));
+    if (rank != 0) {
+        text = malloc((size_t)len + 1);
+        if (!text)
+            dz_fatal(comm, DZ_ERUNTIME, "out of memory for the config text");
+    }
+    DZ_MPI(MPI_Bcast(text, (int)len + 1, MPI_CHAR, 0, comm));
+
+    char dir[DZ_PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        strcpy(dir, ".");
+    else if (slash == path)
+        strcpy(dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    int rc = dz_config_parse(text, dir, cfg, e);
+    free(text);
+    if (rc != DZ_OK) {
+        /* Every rank parsed the same text and found the same error: rank 0 reports it. */
+        char msg[DZ_MSG_MAX];
+        snprintf(msg, sizeof msg, "%.300s: %.700s", path, e->msg);
+        snprintf(e->msg, sizeof e->msg, "%s", msg);
+        if (rank != 0)
+            e->code = DZ_OK;
+    }
+    return dz_err_agree(comm, e) != DZ_OK ? e->code : DZ_OK;
+}
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+void dz_config_describe(const dz_config *c, char *buf, int len)
+{
+    static const char *dt[] = {"native", "uint8", "float32", "float64"};
+    snprintf(buf, (size_t)len,
+             "train_x=%s train_y=%s scale=%.17g dtype=%s model=%s optimizer=%s "
+             "learning_rate=%.17g reproducible=%d block_rows=%lld",
+             c->train_x, c->train_y, c->scale, dt[c->dtype], c->model_type, c->optimizer,
+             c->learning_rate, c->reproducible, (long long)c->block_rows);
+}
+
+uint64_t dz_config_hash(const dz_config *c)
+{
+    char buf[2048];
+    dz_config_describe(c, buf, sizeof buf);
+    return fnv1a(buf);
+}

@@ -1,0 +1,257 @@
+/* kernel.c — fused logistic-regression block kernels (see dz/kernel.h).
+ *
+ * Shapes: x is rows × d (row-major, type T), w is d (double), out is d + 2 (double).
+ * Rows are taken four at a time: one load of w serves four dot products, then the gradient
+ * update adds the four rows' dz·x in row order while they are still in cache.  Vectors are
+ * GCC/Clang vector extensions (4 doubles); every inexact operation has a fixed order.
+ */
+#include "dz/kernel.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef double v4d __attribute__((vector_size(32)));
+typedef float v4f __attribute__((vector_size(16)));
+typedef uint8_t v4u8 __attribute__((vector_size(4)));
+
+static inline v4d load_f64(const double *p) { v4d v; memcpy(&v, p, sizeof v); return v; }
+static inline v4d load_f32(const float *p) { v4f v; memcpy(&v, p, sizeof v); return __builtin_convertvector(v, v4d); }
+static inline v4d load_u8(const uint8_t *p) { v4u8 v; memcpy(&v, p, sizeof v); return __builtin_convertvector(v, v4d); }
+static inline void store_f64(double *p, v4d v) { memcpy(p, &v, sizeof v); }
+
+void dz_logistic(double z, double y, double *a, double *loss)
+{
+    double e = exp(-fabs(z)); /* in (0, 1] */
+    double sp = log1p(e);     /* softplus(-|z|) */
+    if (z >= 0) {
+        *a = 1.0 / (1.0 + e);
+        *loss = sp + (1.0 - y) * z;
+    } else {
+        *a = e / (1.0 + e);
+        *loss = sp - y * z;
+    }
+}
+
+static inline double hsum(v4d v) { return (v[0] + v[1]) + (v[2] + v[3]); }
+
+/* One generator for each feature type T with vector load LOAD. */
+#define DEFINE_KERNELS(T, SUF, LOAD)                                                         \
+    /* z of one row: 8 lanes over d8 = d - d % 8, then the tail in order */                  \
+    static inline double dot1_##SUF(const T *x, const double *w, int64_t d)                  \
+    {                                                                                        \
+        v4d a0 = {0, 0, 0, 0}, a1 = {0, 0, 0, 0};                                            \
+        int64_t j = 0;                                                                       \
+        for (; j + 8 <= d; j += 8) {                                                         \
+            a0 += load_f64(w + j) * LOAD(x + j);                                             \
+            a1 += load_f64(w + j + 4) * LOAD(x + j + 4);                                     \
+        }                                                                                    \
+        double s = hsum(a0 + a1);                                                            \
+        for (; j < d; j++)                                                                   \
+            s += w[j] * (double)x[j];                                                        \
+        return s;                                                                            \
+    }                                                                                        \
+    /* the same for four rows at once: identical per-row order */                            \
+    static inline void dot4_##SUF(const T *x0, int64_t d, const double *w, double z[4])      \
+    {                                                                                        \
+        const T *x1 = x0 + d, *x2 = x1 + d, *x3 = x2 + d;                                    \
+        v4d a00 = {0, 0, 0, 0}, a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00,       \
+            a30 = a00, a31 = a00;                                                            \
+        int64_t j = 0;                                                                       \
+        for (; j + 8 <= d; j += 8) {                                                         \
+            v4d w0 = load_f64(w + j), w1 = load_f64(w + j + 4);                              \
+            a00 += w0 * LOAD(x0 + j); a01 += w1 * LOAD(x0 + j + 4);                          \
+            a10 += w0 * LOAD(x1 + j); a11 += w1 * LOAD(x1 + j + 4);                          \
+            a20 += w0 * LOAD(x2 + j); a21 += w1 * LOAD(x2 + j + 4);                          \
+            a30 += w0 * LOAD(x3 + j); a31 += w1 * LOAD(x3 + j + 4);                          \
+        }                                                                                    \
+        double s0 = hsum(a00 + a01), s1 = hsum(a10 + a11), s2 = hsum(a20 + a21),             \
+               s3 = hsum(a30 + a31);                                                         \
+        for (; j < d; j++) {                                                                 \
+            s0 += w[j] * (double)x0[j]; s1 += w[j] * (double)x1[j];                          \
+            s2 += w[j] * (double)x2[j]; s3 += w[j] * (double)x3[j];                          \
+        }                                                                                    \
+        z[0] = s0; z[1] = s1; z[2] = s2; z[3] = s3;                                          \
+    }                                                                                        \
+    static void grad_##SUF(const T *x, const double *y, int64_t n, int64_t d,                \
+                           const double *w, double b, double scale, double *out)             \
+    {                                                                                        \
+        memset(out, 0, (size_t)(d + 2) * sizeof(double));                                   \
+        double sdz = 0, sloss = 0;                                                           \
+        int64_t i = 0;                                                                       \
+        for (; i + 4 <= n; i += 4) {                                                         \
+            const T *x0 = x + i * d, *x1 = x0 + d, *x2 = x1 + d, *x3 = x2 + d;               \
+            double z[4], dz[4];                                                              \
+            dot4_##SUF(x0, d, w, z);                                                         \
+            for (int r = 0; r < 4; r++) {                                                    \
+                double a, l;                                                                 \
+                dz_logistic(b + z[r] / scale, y[i + r], &a, &l);                             \
+                dz[r] = a - y[i + r];                                                        \
+                sdz += dz[r];                                                                \
+                sloss += l;                                                                  \
+            }                                                                                \
+            v4d c0 = {dz[0], dz[0], dz[0], dz[0]}, c1 = {dz[1], dz[1], dz[1], dz[1]};        \
+            v4d c2 = {dz[2], dz[2], dz[2], dz[2]}, c3 = {dz[3], dz[3], dz[3], dz[3]};        \
+            int64_t j = 0;                                                                   \
+            for (; j + 4 <= d; j += 4) {                                                     \
+                v4d g = load_f64(out + j);                                                   \
+                g += c0 * LOAD(x0 + j);                                                      \
+                g += c1 * LOAD(x1 + j);                                                      \
+                g += c2 * LOAD(x2 + j);                                                      \
+                g += c3 * LOAD(x3 + j);                                                      \
+                store_f64(out + j, g);                                                       \
+            }                                                                                \
+            for (; j < d; j++) {                                                             \
+                double g = out[j];                                                           \
+                g += dz[0] * (double)x0[j];                                                  \
+                g += dz[1] * (double)x1[j];                                                  \
+                g += dz[2] * (double)x2[j];                                                  \
+                g += dz[3] * (double)x3[j];                                                  \
+                out[j] = g;                                                                  \
+            }                                                                                \
+        }                                                                                    \
+        for (; i < n; i++) {                                                                 \
+            const T *xi = x + i * d;                                                         \
+            double a, l;                                                                     \
+            dz_logistic(b + dot1_##SUF(xi, w, d) / scale, y[i], &a, &l);                     \
+            double dz = a - y[i];                                                            \
+            sdz += dz;                                                                       \
+            sloss += l;                                                                      \
+            for (int64_t j = 0; j < d; j++)                                                  \
+                out[j] += dz * (double)xi[j];                                                \
+        }                                                                                    \
+        out[d] = sdz;                                                                        \
+        out[d + 1] = sloss;                                                                  \
+    }                                                                                        \
+    static void eval_##SUF(const T *x, const double *y, int64_t n, int64_t d,                \
+                           const double *w, double b, double scale, double *out)             \
+    {                                                                                        \
+        double sloss = 0, ok = 0;                                                            \
+        for (int64_t i = 0; i < n; i++) {                                                    \
+            double a, l;                                                                     \
+            dz_logistic(b + dot1_##SUF(x + i * d, w, d) / scale, y[i], &a, &l);              \
+            sloss += l;                                                                      \
+            ok += (a > 0.5) == (y[i] == 1.0);                                                \
+        }                                                                                    \
+        out[0] = sloss;                                                                      \
+        out[1] = ok;                                                                         \
+    }
+
+DEFINE_KERNELS(uint8_t, u8, load_u8)
+DEFINE_KERNELS(float, f32, load_f32)
+DEFINE_KERNELS(double, f64, load_f64)
+
+#define DISPATCH(s, i0, FN, ...)                                                            \
+    switch ((s)->dtype) {                                                                   \
+    case DZ_DTYPE_U8: FN##_u8((const uint8_t *)(s)->x + (i0) * (s)->d, __VA_ARGS__); break; \
+    case DZ_DTYPE_F32: FN##_f32((const float *)(s)->x + (i0) * (s)->d, __VA_ARGS__); break; \
+    default: FN##_f64((const double *)(s)->x + (i0) * (s)->d, __VA_ARGS__); break;         \
+    }
+
+void dz_block_grad(const dz_shard *s, int64_t i0, int64_t n, const double *w, double b,
+                   double scale, double *out)
+{
+    DISPATCH(s, i0, grad, s->y + i0, n, s->d, w, b, scale, out)
+}
+
+void dz_block_eval(const dz_shard *s, int64_t i0, int64_t n, const double *w, double b,
+                   double scale, double *out)
+{
+    DISPATCH(s, i0, eval, s->y + i0, n, s->d, w, b, scale, out)
+}
+
+static double feature(const dz_shard *s, int64_t i, int64_t j)
+{
+    size_t k = (size_t)i * (size_t)s->d + (size_t)j;
+    switch (s->dtype) {
+    case DZ_DTYPE_U8: return ((const uint8_t *)s->x)[k];
+    case DZ_DTYPE_F32: return ((const float *)s->x)[k];
+    default: return ((const double *)s->x)[k];
+    }
+}
+
+void dz_block_grad_ref(const dz_shard *s, int64_t i0, int64_t n, const double *w, double b,
+                       double scale, double *out)
+{
+    int64_t d = s->d;
+    for (int64_t j = 0; j < d + 2; j++)
+        out[j] = 0;
+    for (int64_t i = i0; i < i0 + n; i++) {
+        double dot = 0;
+        for (int64_t j = 0; j < d; j++)
+            dot += w[j] * (feature(s, i, j) / scale);
+        double z = dot + b;
+        double a = 1.0 / (1.0 + exp(-z));
+        double loss = z >= 0 ? log1p(exp(-z)) + (1 - s->y[i]) * z : log1p(exp(z)) - s->y[i] * z;
+        double dz = a - s->y[i];
+        for (int64_t j = 0; j < d; j++)
+            out[j] += dz * feature(s, i, j);
+        out[d] += dz;
+        out[d + 1] += loss;
+    }
+}
+
+int dz_work_init(dz_work *wk, int64_t d, int nthreads, int repro)
+{
+    memset(wk, 0, sizeof *wk);
+    wk->nthreads = nthreads;
+    wk->d = d;
+    wk->blk = malloc((size_t)nthreads * (size_t)(d + 2) * sizeof(double));
+    wk->grad = calloc((size_t)nthreads, sizeof(dz_acc));
+    wk->eval = calloc((size_t)nthreads, sizeof(dz_acc));
+    if (!wk->blk || !wk->grad || !wk->eval) {
+        dz_work_free(wk);
+        return -1;
+    }
+    for (int t = 0; t < nthreads; t++)
+        if (dz_acc_init(&wk->grad[t], d + 2, repro) || dz_acc_init(&wk->eval[t], 2, repro)) {
+            dz_work_free(wk);
+            return -1;
+        }
+    return 0;
+}
+
+void dz_work_free(dz_work *wk)
+{
+    if (!wk)
+        return;
+    for (int t = 0; t < wk->nthreads; t++) {
+        if (wk->grad) dz_acc_free(&wk->grad[t]);
+        if (wk->eval) dz_acc_free(&wk->eval[t]);
+    }
+    free(wk->blk);
+    free(wk->grad);
+    free(wk->eval);
+    memset(wk, 0, sizeof *wk);
+}
+
+void dz_kernel_pass(const dz_shard *s, const double *w, double b, double scale, dz_work *wk,
+                    int eval)
+{
+    dz_acc *accs = eval ? wk->eval : wk->grad;
+    const int64_t B = s->block_rows, nblocks = (s->rows + B - 1) / B, d = s->d;
+    int team = 1;
+#pragma omp parallel num_threads(wk->nthreads)
+    {
+        int t = omp_get_thread_num();
+#pragma omp single
+        team = omp_get_num_threads(); /* may be fewer than asked; merge only those */
+        dz_acc *a = &accs[t];
+        if (t != 0)
+            dz_acc_copy_bounds(a, &accs[0]);
+        dz_acc_zero(a);
+        double *blk = wk->blk + (size_t)t * (size_t)(d + 2);
+#pragma omp for schedule(static)
+        for (int64_t k = 0; k < nblocks; k++) {
+            int64_t i0 = k * B, n = s->rows - i0 < B ? s->rows - i0 : B;
+            if (eval)
+                dz_block_eval(s, i0, n, w, b, scale, blk);
+            else
+                dz_block_grad(s, i0, n, w, b, scale, blk);
+            dz_acc_fold(a, blk);
+        }
+    }
+    for (int t = 1; t < team; t++)
+        dz_acc_merge(&accs[0], &accs[t]);
+}

@@ -1,0 +1,206 @@
+/* output.c — metrics.csv and model.h5 (see dz/output.h). */
+#include "dz/output.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <hdf5.h>
+#include <libgen.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void dz_out_tmpname(const char *final, char *out, size_t len)
+{
+    snprintf(out, len, "%s.tmp.%ld", final, (long)getpid());
+}
+
+static void folder_of(const char *path, char *dir, size_t len)
+{
+    char tmp[DZ_PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    snprintf(dir, len, "%s", dirname(tmp));
+}
+
+int dz_out_check_writable(const char *path, const char *what, dz_err *e)
+{
+    char dir[DZ_PATH_MAX], probe[DZ_PATH_MAX + 32];
+    folder_of(path, dir, sizeof dir);
+    snprintf(probe, sizeof probe, "%s/.dztrain-probe-XXXXXX", dir);
+    int fd = mkstemp(probe);
+    if (fd < 0)
+        return dz_fail(e, DZ_EOUTPUT, "%s '%s': cannot create files in folder '%s': %s", what,
+                       path, dir, strerror(errno));
+    close(fd);
+    unlink(probe);
+    return DZ_OK;
+}
+
+int dz_out_commit(const char *tmp, const char *final, dz_err *e)
+{
+    int fd = open(tmp, O_RDONLY);
+    if (fd < 0 || fsync(fd) != 0) {
+        int err = errno;
+        if (fd >= 0) close(fd);
+        unlink(tmp);
+        return dz_fail(e, DZ_EOUTPUT, "cannot flush '%s' to disk: %s", tmp, strerror(err));
+    }
+    close(fd);
+    if (rename(tmp, final) != 0) {
+        int err = errno;
+        unlink(tmp);
+        return dz_fail(e, DZ_EOUTPUT, "cannot rename '%s' to '%s': %s", tmp, final, strerror(err));
+    }
+    char dir[DZ_PATH_MAX];
+    folder_of(final, dir, sizeof dir);
+    fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        fsync(fd); /* best effort: some file systems refuse fsync on folders */
+        close(fd);
+    }
+    return DZ_OK;
+}
+
+/* ---- metrics ------------------------------------------------------------------------------ */
+
+int dz_metrics_add(dz_metrics *m, int64_t iteration, double loss, double elapsed)
+{
+    if (m->n == m->cap) {
+        int64_t cap = m->cap ? 2 * m->cap : 64;
+        int64_t *it = realloc(m->iteration, (size_t)cap * sizeof *it);
+        if (it) m->iteration = it;
+        double *l = realloc(m->loss, (size_t)cap * sizeof *l);
+        if (l) m->loss = l;
+        double *el = realloc(m->elapsed, (size_t)cap * sizeof *el);
+        if (el) m->elapsed = el;
+        if (!it || !l || !el)
+            return -1;
+        m->cap = cap;
+    }
+    m->iteration[m->n] = iteration;
+    m->loss[m->n] = loss;
+    m->elapsed[m->n] = elapsed;
+    m->n++;
+    if (m->f) {
+        fprintf(m->f, "%lld,%.17g,%.6f\n", (long long)iteration, loss, elapsed);
+        fflush(m->f);
+    }
+    return 0;
+}
+
+int dz_metrics_open(dz_metrics *m, const char *final, dz_err *e)
+{
+    snprintf(m->path, sizeof m->path, "%s.partial", final);
+    m->f = fopen(m->path, "w");
+    if (!m->f)
+        return dz_fail(e, DZ_EOUTPUT, "cannot write metrics file '%s': %s", m->path,
+                       strerror(errno));
+    fprintf(m->f, "iteration,loss,elapsed_s\n");
+    for (int64_t k = 0; k < m->n; k++)
+        fprintf(m->f, "%lld,%.17g,%.6f\n", (long long)m->iteration[k], m->loss[k], m->elapsed[k]);
+    fflush(m->f);
+    return DZ_OK;
+}
+
+int dz_metrics_commit(dz_metrics *m, const char *final, dz_err *e)
+{
+    if (!m->f)
+        return DZ_OK;
+    int bad = ferror(m->f);
+    bad |= fclose(m->f) != 0;
+    m->f = NULL;
+    if (bad)
+        return dz_fail(e, DZ_EOUTPUT, "writing metrics file '%s' failed", m->path);
+    return dz_out_commit(m->path, final, e);
+}
+
+void dz_metrics_free(dz_metrics *m)
+{
+    if (!m)
+        return;
+    if (m->f)
+        fclose(m->f);
+    free(m->iteration);
+    free(m->loss);
+    free(m->elapsed);
+    memset(m, 0, sizeof *m);
+}
+
+/* ---- HDF5 helpers ------------------------------------------------------------------------ */
+
+static int attr(hid_t loc, const char *name, hid_t type, const void *v)
+{
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(loc, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = a < 0 ? -1 : H5Awrite(a, type, v);
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(sp);
+    return rc < 0 ? -1 : 0;
+}
+
+int dz_h5_attr_i64(long long loc, const char *name, int64_t v) { return attr((hid_t)loc, name, H5T_NATIVE_INT64, &v); }
+int dz_h5_attr_f64(long long loc, const char *name, double v) { return attr((hid_t)loc, name, H5T_NATIVE_DOUBLE, &v); }
+int dz_h5_attr_u64(long long loc, const char *name, uint64_t v) { return attr((hid_t)loc, name, H5T_NATIVE_UINT64, &v); }
+
+int dz_h5_attr_str(long long loc, const char *name, const char *v)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, strlen(v) + 1);
+    H5Tset_strpad(t, H5T_STR_NULLTERM);
+    int rc = attr((hid_t)loc, name, t, v);
+    H5Tclose(t);
+    return rc;
+}
+
+static int write_ds(hid_t loc, const char *name, int64_t n, hid_t ftype, hid_t mtype, const void *v)
+{
+    hsize_t dim = (hsize_t)(n < 0 ? 1 : n);
+    hid_t sp = n < 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &dim, NULL);
+    hid_t ds = H5Dcreate2(loc, name, ftype, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = ds < 0 ? -1 : (n == 0 ? 0 : H5Dwrite(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, v));
+    if (ds >= 0) H5Dclose(ds);
+    H5Sclose(sp);
+    return rc < 0 ? -1 : 0;
+}
+
+int dz_h5_write_f64(long long loc, const char *name, int64_t n, const double *v)
+{
+    return write_ds((hid_t)loc, name, n, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, v);
+}
+
+int dz_h5_write_i64(long long loc, const char *name, int64_t n, const int64_t *v)
+{
+    return write_ds((hid_t)loc, name, n, H5T_STD_I64LE, H5T_NATIVE_INT64, v);
+}
+
+/* ---- model -------------------------------------------------------------------------------- */
+
+int dz_model_write(const char *path, int64_t d, const double *w, double b,
+                   const dz_model_info *info, dz_err *e)
+{
+    char tmp[DZ_PATH_MAX + 32];
+    dz_out_tmpname(path, tmp, sizeof tmp);
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0)
+        return dz_fail(e, DZ_EOUTPUT, "cannot create model file '%s'", tmp);
+    int bad = 0;
+    bad |= dz_h5_write_f64(f, "w", d, w);
+    bad |= dz_h5_write_f64(f, "b", -1, &b);
+    bad |= dz_h5_attr_str(f, "format", "dztrain-model-1");
+    bad |= dz_h5_attr_str(f, "model", "logistic: a = sigmoid(w . (x / scale) + b)");
+    bad |= dz_h5_attr_i64(f, "iterations", info->iterations);
+    bad |= dz_h5_attr_f64(f, "final_loss", info->final_loss);
+    bad |= dz_h5_attr_f64(f, "train_accuracy", info->train_accuracy);
+    bad |= dz_h5_attr_f64(f, "test_accuracy", info->test_accuracy);
+    bad |= dz_h5_attr_f64(f, "scale", info->scale);
+    bad |= dz_h5_attr_i64(f, "m", info->m);
+    bad |= dz_h5_attr_i64(f, "block_rows", info->block_rows);
+    bad |= dz_h5_attr_u64(f, "config_hash", info->config_hash);
+    bad |= dz_h5_attr_u64(f, "data_checksum", info->data_checksum);
+    bad |= H5Fclose(f) < 0;
+    if (bad) {
+        unlink(tmp);
+        return dz_fail(e, DZ_EOUTPUT, "writing model file '%s' failed", tmp);
+    }
+    return dz_out_commit(tmp, path, e);
+}

@@ -1,0 +1,195 @@
+/* reduce.c — exact fixed-point accumulation of block partials (see dz/reduce.h).
+ *
+ * Hot path (dz_acc_fold, once per block per quantity): x = v·2^(40−E) has |x| <= 2^40; its
+ * three digits are taken with the round-to-integer trick q = (x + 1.5·2^52) − 1.5·2^52, which
+ * is exact for |x| < 2^51 and vectorises with plain adds (no double→int64 conversion):
+ *   q0 = rint(x), q1 = rint((x − q0)·2^40), q2 = rint(((x − q0)·2^40 − q1)·2^40).
+ * Digits are summed as doubles, exact while |sum| < 2^53, i.e. for 2^12 folds of |q| <= 2^40;
+ * then they are flushed into int64 digits and carries are normalised.
+ */
+#include "dz/reduce.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dz/err.h"
+
+#define FLUSH_EVERY 4096
+static const double RND = 6755399441055744.0; /* 1.5 · 2^52 */
+static const double SHIFT = 1099511627776.0;  /* 2^40 */
+
+int dz_acc_init(dz_acc *a, int64_t n, int repro)
+{
+    memset(a, 0, sizeof *a);
+    a->n = n;
+    a->repro = repro;
+    a->to_fix = calloc((size_t)n, sizeof(double));
+    if (repro) {
+        /* int64 digits, then room for the flags, so one allreduce carries both */
+        a->fix = calloc((size_t)(DZ_FIX_DIGITS * n + DZ_NFLAGS), sizeof(int64_t));
+        a->sum = calloc((size_t)(DZ_FIX_DIGITS * n), sizeof(double)); /* double digits */
+    } else {
+        a->sum = calloc((size_t)(n + DZ_NFLAGS), sizeof(double));
+    }
+    if (!a->to_fix || !a->sum || (repro && !a->fix)) {
+        dz_acc_free(a);
+        return -1;
+    }
+    for (int64_t k = 0; k < n; k++)
+        a->to_fix[k] = 1.0;
+    return 0;
+}
+
+void dz_acc_free(dz_acc *a)
+{
+    if (!a)
+        return;
+    free(a->to_fix);
+    free(a->fix);
+    free(a->sum);
+    a->to_fix = NULL;
+    a->fix = NULL;
+    a->sum = NULL;
+}
+
+void dz_acc_set_bound(dz_acc *a, int64_t k, double bound)
+{
+    int e = 0;
+    if (bound > 0)
+        frexp(bound, &e); /* bound < 2^e */
+    if (e < -960) e = -960;
+    if (e > 980) e = 980;
+    a->to_fix[k] = ldexp(1.0, DZ_FIX_BITS - e);
+}
+
+void dz_acc_copy_bounds(dz_acc *dst, const dz_acc *src)
+{
+    memcpy(dst->to_fix, src->to_fix, (size_t)src->n * sizeof(double));
+}
+
+void dz_acc_zero(dz_acc *a)
+{
+    int64_t len = a->repro ? DZ_FIX_DIGITS * a->n : a->n;
+    memset(a->sum, 0, (size_t)len * sizeof(double));
+    if (a->repro)
+        memset(a->fix, 0, (size_t)len * sizeof(int64_t));
+    memset(a->flags, 0, sizeof a->flags);
+    a->folds = 0;
+}
+
+/* Move carries up so digits 1 and 2 lie in [0, 2^40). Arithmetic >> is floor division
+ * (GCC and Clang define it so for signed integers). */
+static void normalise(int64_t *fix, int64_t n)
+{
+    int64_t *d0 = fix, *d1 = fix + n, *d2 = fix + 2 * n;
+    for (int64_t k = 0; k < n; k++) {
+        int64_t c = d2[k] >> DZ_FIX_BITS;
+        d2[k] -= c * ((int64_t)1 << DZ_FIX_BITS);
+        d1[k] += c;
+        c = d1[k] >> DZ_FIX_BITS;
+        d1[k] -= c * ((int64_t)1 << DZ_FIX_BITS);
+        d0[k] += c;
+    }
+}
+
+static void flush(dz_acc *a)
+{
+    int64_t len = DZ_FIX_DIGITS * a->n;
+    for (int64_t i = 0; i < len; i++) {
+        double v = a->sum[i];
+        if (!isfinite(v) || fabs(v) >= 9007199254740992.0) {
+            a->flags[DZ_FLAG_NONFINITE]++;
+            v = 0;
+        }
+        a->fix[i] += (int64_t)v;
+        a->sum[i] = 0;
+    }
+    normalise(a->fix, a->n);
+    a->folds = 0;
+}
+
+void dz_acc_fold(dz_acc *a, const double *restrict v)
+{
+    int64_t n = a->n;
+    if (!a->repro) {
+        double *restrict s = a->sum;
+        for (int64_t k = 0; k < n; k++)
+            s[k] += v[k];
+        return;
+    }
+    const double *restrict sc = a->to_fix;
+    double *restrict s0 = a->sum, *restrict s1 = a->sum + n, *restrict s2 = a->sum + 2 * n;
+    for (int64_t k = 0; k < n; k++) {
+        double x = v[k] * sc[k];
+        double q0 = (x + RND) - RND;
+        double r = (x - q0) * SHIFT;
+        double q1 = (r + RND) - RND;
+        double r2 = (r - q1) * SHIFT;
+        double q2 = (r2 + RND) - RND;
+        s0[k] += q0;
+        s1[k] += q1;
+        s2[k] += q2;
+    }
+    if (++a->folds >= FLUSH_EVERY)
+        flush(a);
+}
+
+void dz_acc_merge(dz_acc *into, const dz_acc *from)
+{
+    int64_t n = into->n;
+    for (int i = 0; i < DZ_NFLAGS; i++)
+        into->flags[i] += from->flags[i];
+    if (!into->repro) {
+        for (int64_t k = 0; k < n; k++)
+            into->sum[k] += from->sum[k];
+        return;
+    }
+    /* from is const: flush its double digits on the fly */
+    flush(into);
+    for (int64_t i = 0; i < DZ_FIX_DIGITS * n; i++) {
+        double v = from->sum[i];
+        if (!isfinite(v) || fabs(v) >= 9007199254740992.0) {
+            into->flags[DZ_FLAG_NONFINITE]++;
+            v = 0;
+        }
+        into->fix[i] += from->fix[i] + (int64_t)v;
+    }
+    normalise(into->fix, n);
+}
+
+void dz_acc_result(dz_acc *a, double *out)
+{
+    int64_t n = a->n;
+    if (!a->repro) {
+        memcpy(out, a->sum, (size_t)n * sizeof(double));
+        return;
+    }
+    flush(a);
+    const int64_t *d0 = a->fix, *d1 = a->fix + n, *d2 = a->fix + 2 * n;
+    for (int64_t k = 0; k < n; k++) {
+        /* normalised: d1, d2 in [0, 2^40) */
+        double lo = ((double)d1[k] + (double)d2[k] / SHIFT) / SHIFT;
+        out[k] = ((double)d0[k] + lo) / a->to_fix[k];
+    }
+}
+
+void dz_acc_allreduce(MPI_Comm comm, dz_acc *a, double *out)
+{
+    int64_t n = a->n;
+    if (!a->repro) {
+        for (int i = 0; i < DZ_NFLAGS; i++)
+            a->sum[n + i] = (double)a->flags[i];
+        DZ_MPI(MPI_Allreduce(MPI_IN_PLACE, a->sum, (int)(n + DZ_NFLAGS), MPI_DOUBLE, MPI_SUM, comm));
+        for (int i = 0; i < DZ_NFLAGS; i++)
+            a->flags[i] = (int64_t)a->sum[n + i];
+        dz_acc_result(a, out);
+        return;
+    }
+    flush(a);
+    int64_t len = DZ_FIX_DIGITS * n;
+    memcpy(a->fix + len, a->flags, sizeof a->flags);
+    DZ_MPI(MPI_Allreduce(MPI_IN_PLACE, a->fix, (int)(len + DZ_NFLAGS), MPI_INT64_T, MPI_SUM, comm));
+    memcpy(a->flags, a->fix + len, sizeof a->flags);
+    dz_acc_result(a, out);
+}

@@ -1,0 +1,507 @@
+/* shard.c — parallel HDF5 reading of one rank's rows (see dz/shard.h).
+ *
+ * Phases, each ending in an agreement so no rank waits alone in a collective:
+ *   1. inspect (rank 0, serial HDF5 driver): file, datasets, shapes, types   → dz_err_agree
+ *   2. plan (every rank): partition, memory check against MemAvailable of the node → agree
+ *   3. read (collective H5Dread of each rank's hyperslab); an HDF5 failure here is fatal
+ *      (MPI_Abort), since the other ranks are inside the same collective call
+ *   4. scan (OpenMP, rank-local): labels in {0,1}, finite features, max |x|, checksum → agree
+ */
+#include "dz/shard.h"
+
+#include <hdf5.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+size_t dz_dtype_size(dz_dtype t)
+{
+    return t == DZ_DTYPE_U8 ? 1 : t == DZ_DTYPE_F32 ? 4 : 8;
+}
+
+const char *dz_dtype_name(dz_dtype t)
+{
+    static const char *n[] = {"native", "uint8", "float32", "float64"};
+    return n[t];
+}
+
+int64_t dz_block_rows(int64_t m, int64_t d, int64_t requested)
+{
+    if (requested > 0)
+        return requested;
+    /* Enough rows that folding a block's partial sums (O(d) work) costs little next to the
+     * block's O(B·d) kernel work, while a small data set still has blocks for every thread. */
+    int64_t b = (int64_t)1 << 18;
+    b = d > 0 ? (b + d - 1) / d : b;
+    if (b < 16) b = 16;
+    if (b > 1024) b = 1024;
+    int64_t cap = (m + 63) / 64;
+    if (cap < 16) cap = 16;
+    return b < cap ? b : cap;
+}
+
+void dz_partition(int64_t m, int64_t B, int nranks, int rank, int64_t *row0, int64_t *rows)
+{
+    int64_t nblocks = (m + B - 1) / B;
+    int64_t q = nblocks / nranks, r = nblocks % nranks;
+    int64_t b0 = rank * q + (rank < r ? rank : r);
+    int64_t nb = q + (rank < r ? 1 : 0);
+    int64_t lo = b0 * B, hi = (b0 + nb) * B;
+    if (lo > m) lo = m;
+    if (hi > m) hi = m;
+    *row0 = lo;
+    *rows = hi - lo;
+}
+
+void dz_shard_free(dz_shard *s)
+{
+    if (!s)
+        return;
+    free(s->x);
+    free(s->y);
+    free(s->maxabs);
+    s->x = NULL;
+    s->y = NULL;
+    s->maxabs = NULL;
+}
+
+/* ---- phase 1: inspection on rank 0 ---------------------------------------------------- */
+
+typedef struct plan {
+    int64_t m, d;
+    int xrank;          /* rank (number of dims) of the features dataset */
+    int ylayout;        /* 0: (m,)  1: (m,1)  2: (1,m) */
+    int ytype_float;    /* labels stored as floating point */
+    dz_dtype mem;       /* in-memory feature type */
+    char file_type[64];
+} plan;
+
+static void describe_type(hid_t t, char *out, size_t len)
+{
+    H5T_class_t c = H5Tget_class(t);
+    size_t sz = H5Tget_size(t);
+    switch (c) {
+    case H5T_INTEGER:
+        snprintf(out, len, "%sint%zu", H5Tget_sign(t) == H5T_SGN_NONE ? "u" : "", sz * 8);
+        break;
+    case H5T_FLOAT: snprintf(out, len, "float%zu", sz * 8); break;
+    case H5T_STRING: snprintf(out, len, "string"); break;
+    case H5T_COMPOUND: snprintf(out, len, "compound"); break;
+    case H5T_ENUM: snprintf(out, len, "enum"); break;
+    case H5T_ARRAY: snprintf(out, len, "array"); break;
+    case H5T_OPAQUE: snprintf(out, len, "opaque"); break;
+    case H5T_BITFIELD: snprintf(out, len, "bitfield"); break;
+    case H5T_REFERENCE: snprintf(out, len, "reference"); break;
+    case H5T_VLEN: snprintf(out, len, "vlen"); break;
+    default: snprintf(out, len, "unknown"); break;
+    }
+}
+
+/* Opens dataset name in f and checks it is numeric; fills dims. Returns dataset id or -1. */
+static hid_t open_numeric(hid_t f, const char *path, const char *name, const char *what,
+                          int *ndims, hsize_t dims[H5S_MAX_RANK], int *is_float, char *tname,
+                          size_t tlen, dz_err *e)
+{
+    if (H5Lexists(f, name, H5P_DEFAULT) <= 0) {
+        dz_fail(e, DZ_EDATA, "%s: %s dataset '%s' not found", path, what, name);
+        return -1;
+    }
+    hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
+    if (ds < 0) {
+        dz_fail(e, DZ_EDATA, "%s: '%s' is not a dataset", path, name);
+        return -1;
+    }
+    hid_t t = H5Dget_type(ds);
+    describe_type(t, tname, tlen);
+    H5T_class_t c = H5Tget_class(t);
+    H5Tclose(t);
+    if (c != H5T_INTEGER && c != H5T_FLOAT) {
+        dz_fail(e, DZ_EDATA, "%s: %s dataset '%s' has type %s; expected an integer or float type",
+                path, what, name, tname);
+        H5Dclose(ds);
+        return -1;
+    }
+    *is_float = c == H5T_FLOAT;
+    hid_t sp = H5Dget_space(ds);
+    *ndims = H5Sget_simple_extent_ndims(sp);
+    if (*ndims > 0)
+        H5Sget_simple_extent_dims(sp, dims, NULL);
+    H5Sclose(sp);
+    if (*ndims < 1) {
+        dz_fail(e, DZ_EDATA, "%s: %s dataset '%s' is a scalar (rank 0); expected shape (m, ...)",
+                path, what, name);
+        H5Dclose(ds);
+        return -1;
+    }
+    return ds;
+}
+
+static void format_dims(int n, const hsize_t *dims, char *out, size_t len)
+{
+    size_t k = (size_t)snprintf(out, len, "(");
+    for (int i = 0; i < n && k < len; i++)
+        k += (size_t)snprintf(out + k, len - k, "%s%llu", i ? ", " : "",
+                              (unsigned long long)dims[i]);
+    if (k < len)
+        snprintf(out + k, len - k, "%s)", n == 1 ? "," : "");
+}
+
+static int inspect(const char *path, const char *xname, const char *yname, dz_dtype want,
+                   plan *p, dz_err *e)
+{
+    if (access(path, R_OK) != 0)
+        return dz_fail(e, DZ_EDATA, "%s: cannot read data file (%s)", path,
+                       access(path, F_OK) ? "no such file" : "permission denied");
+    htri_t is = H5Fis_hdf5(path);
+    if (is <= 0)
+        return dz_fail(e, DZ_EDATA, "%s: not an HDF5 file (or truncated/corrupt)", path);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0)
+        return dz_fail(e, DZ_EDATA, "%s: HDF5 cannot open the file (truncated or corrupt?)", path);
+    int xn = 0, yn = 0, xf = 0, yf = 0;
+    hsize_t xd[H5S_MAX_RANK], yd[H5S_MAX_RANK];
+    char xt[32], yt[32];
+    hid_t xs = open_numeric(f, path, xname, "features", &xn, xd, &xf, xt, sizeof xt, e);
+    hid_t ys = xs < 0 ? -1 : open_numeric(f, path, yname, "labels", &yn, yd, &yf, yt, sizeof yt, e);
+    if (xs >= 0 && ys >= 0) {
+        char xs_s[128], ys_s[128];
+        format_dims(xn, xd, xs_s, sizeof xs_s);
+        format_dims(yn, yd, ys_s, sizeof ys_s);
+        uint64_t d = 1;
+        int overflow = 0;
+        for (int i = 1; i < xn; i++)
+            overflow |= __builtin_mul_overflow(d, (uint64_t)xd[i], &d);
+        uint64_t bytes;
+        overflow |= __builtin_mul_overflow(d, (uint64_t)xd[0], &bytes) ||
+                    __builtin_mul_overflow(bytes, (uint64_t)8, &bytes) || d > ((uint64_t)1 << 40) ||
+                    xd[0] > ((uint64_t)1 << 50);
+        uint64_t m = xd[0];
+        if (overflow)
+            dz_fail(e, DZ_EDATA, "%s: features '%s' shape %s: the element count overflows 64 bits",
+                    path, xname, xs_s);
+        else if (m == 0)
+            dz_fail(e, DZ_EDATA, "%s: features '%s' shape %s has no rows (m = 0)", path, xname, xs_s);
+        else if (d == 0)
+            dz_fail(e, DZ_EDATA, "%s: features '%s' shape %s has no features (d = 0)", path, xname,
+                    xs_s);
+        else if (!((yn == 1 && yd[0] == m) || (yn == 2 && yd[0] == m && yd[1] == 1) ||
+                   (yn == 2 && yd[0] == 1 && yd[1] == m)))
+            dz_fail(e, DZ_EDATA,
+                    "%s: labels '%s' shape %s does not fit features '%s' shape %s: expected (%llu,), "
+                    "(%llu, 1) or (1, %llu)",
+                    path, yname, ys_s, xname, xs_s, (unsigned long long)m, (unsigned long long)m,
+                    (unsigned long long)m);
+        else {
+            p->m = (int64_t)m;
+            p->d = (int64_t)d;
+            p->xrank = xn;
+            p->ylayout = yn == 1 ? 0 : (yd[0] == m && yd[1] == 1) ? 1 : 2;
+            p->ytype_float = yf;
+            snprintf(p->file_type, sizeof p->file_type, "%s", xt);
+            /* In-memory type: native keeps what is exact and compact. */
+            dz_dtype nat;
+            hid_t t = H5Dget_type(xs);
+            size_t sz = H5Tget_size(t);
+            int uns = !xf && H5Tget_sign(t) == H5T_SGN_NONE;
+            H5Tclose(t);
+            if (!xf && sz == 1 && uns) nat = DZ_DTYPE_U8;
+            else if (!xf && sz <= 2) nat = DZ_DTYPE_F32;   /* int8/int16/uint16: exact in float32 */
+            else if (xf && sz <= 4) nat = DZ_DTYPE_F32;
+            else nat = DZ_DTYPE_F64;
+            if (want == DZ_DTYPE_NATIVE)
+                p->mem = nat;
+            else if (want == DZ_DTYPE_U8 && nat != DZ_DTYPE_U8)
+                dz_fail(e, DZ_ECONFIG,
+                        "[data] dtype = uint8 needs unsigned 8-bit features, but %s:%s is %s", path,
+                        xname, xt);
+            else
+                p->mem = want;
+        }
+    }
+    if (ys >= 0) H5Dclose(ys);
+    if (xs >= 0) H5Dclose(xs);
+    H5Fclose(f);
+    return e->code;
+}
+
+/* ---- phase 2: memory check -------------------------------------------------------------- */
+
+/* Bytes this node can still give us: min(MemAvailable, cgroup memory.max - usage). */
+static double node_available_bytes(void)
+{
+    double avail = INFINITY;
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (f) {
+        char line[256];
+        while (fgets(line, sizeof line, f)) {
+            unsigned long long kb;
+            if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
+                avail = (double)kb * 1024.0;
+        }
+        fclose(f);
+    }
+    f = fopen("/sys/fs/cgroup/memory.max", "r");
+    if (f) {
+        unsigned long long lim, cur = 0;
+        if (fscanf(f, "%llu", &lim) == 1) {
+            FILE *g = fopen("/sys/fs/cgroup/memory.current", "r");
+            if (g) {
+                if (fscanf(g, "%llu", &cur) != 1)
+                    cur = 0;
+                fclose(g);
+            }
+            double c = (double)lim - (double)cur;
+            if (c < avail)
+                avail = c;
+        }
+        fclose(f);
+    }
+    return avail;
+}
+
+/* ---- phase 4: scan ---------------------------------------------------------------------- */
+
+static inline uint64_t mix64(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
+/* Hash of one row's bytes, keyed by its global index; rows are summed mod 2^64, so the total
+ * does not depend on how rows are split over ranks and threads. */
+static uint64_t row_hash(const unsigned char *p, size_t n, int64_t grow, double y)
+{
+    uint64_t h = mix64((uint64_t)grow + 0x9e3779b97f4a7c15ULL);
+    size_t i = 0;
+    uint64_t a = 0, b = 0;
+    for (; i + 16 <= n; i += 16) {
+        uint64_t u, v;
+        memcpy(&u, p + i, 8);
+        memcpy(&v, p + i + 8, 8);
+        a = (a ^ u) * 0x9e3779b97f4a7c15ULL;
+        b = (b ^ v) * 0xc2b2ae3d27d4eb4fULL;
+        a = (a << 31) | (a >> 33);
+        b = (b << 29) | (b >> 35);
+    }
+    for (; i < n; i++)
+        a = (a ^ p[i]) * 0x100000001b3ULL;
+    uint64_t yb;
+    memcpy(&yb, &y, 8);
+    return mix64(h ^ mix64(a) ^ (mix64(b) + yb));
+}
+
+#define SCAN_BODY(T, ISFLOAT)                                                               \
+    for (int64_t i = lo; i < hi; i++) {                                                     \
+        const T *row = (const T *)s->x + (size_t)i * (size_t)d;                            \
+        for (int64_t j = 0; j < d; j++) {                                                   \
+            double v = (double)row[j];                                                      \
+            if (ISFLOAT && !isfinite(v)) {                                                  \
+                if (bad_row < 0 || s->row0 + i < bad_row) { bad_row = s->row0 + i; bad_col = j; bad_val = v; } \
+                continue;                                                                    \
+            }                                                                               \
+            double av = fabs(v);                                                            \
+            if (av > mx[j]) mx[j] = av;                                                     \
+        }                                                                                   \
+        sum += row_hash((const unsigned char *)row, (size_t)d * sizeof(T), s->row0 + i, s->y[i]); \
+    }
+
+static int scan(MPI_Comm comm, const char *path, const char *xname, const char *yname,
+                dz_shard *s, dz_err *e)
+{
+    int64_t d = s->d;
+    int nt = omp_get_max_threads();
+    double *mxall = calloc((size_t)nt * (size_t)d, sizeof(double));
+    s->maxabs = calloc((size_t)d, sizeof(double));
+    int64_t bad_label_row = -1;
+    double bad_label = 0;
+    int64_t bad_row = -1, bad_col = -1;
+    double bad_val = 0;
+    uint64_t checksum = 0;
+    if (!mxall || !s->maxabs) {
+        free(mxall);
+        return dz_fail(e, DZ_ERUNTIME, "out of memory for %lld feature maxima", (long long)d);
+    }
+    for (int64_t i = 0; i < s->rows; i++)
+        if (!(s->y[i] == 0.0 || s->y[i] == 1.0)) {
+            bad_label_row = s->row0 + i;
+            bad_label = s->y[i];
+            break;
+        }
+#pragma omp parallel reduction(+ : checksum)
+    {
+        int t = omp_get_thread_num(), n = omp_get_num_threads();
+        double *mx = mxall + (size_t)t * (size_t)d;
+        int64_t lo = s->rows * t / n, hi = s->rows * (t + 1) / n;
+        int64_t bad_row_t = -1, bad_col_t = -1;
+        double bad_val_t = 0;
+        uint64_t sum = 0;
+        {
+            int64_t bad_row = -1, bad_col = -1;
+            double bad_val = 0;
+            switch (s->dtype) {
+            case DZ_DTYPE_U8: SCAN_BODY(uint8_t, 0) break;
+            case DZ_DTYPE_F32: SCAN_BODY(float, 1) break;
+            default: SCAN_BODY(double, 1) break;
+            }
+            bad_row_t = bad_row;
+            bad_col_t = bad_col;
+            bad_val_t = bad_val;
+        }
+        checksum += sum;
+#pragma omp critical
+        if (bad_row_t >= 0 && (bad_row < 0 || bad_row_t < bad_row)) {
+            bad_row = bad_row_t;
+            bad_col = bad_col_t;
+            bad_val = bad_val_t;
+        }
+    }
+    for (int t = 0; t < nt; t++)
+        for (int64_t j = 0; j < d; j++)
+            if (mxall[(size_t)t * (size_t)d + (size_t)j] > s->maxabs[j])
+                s->maxabs[j] = mxall[(size_t)t * (size_t)d + (size_t)j];
+    free(mxall);
+    if (bad_label_row >= 0)
+        dz_fail(e, DZ_EDATA, "%s: label %s[%lld] = %.17g; labels must be 0 or 1", path, yname,
+                (long long)bad_label_row, bad_label);
+    else if (bad_row >= 0)
+        dz_fail(e, DZ_EDATA, "%s: feature %s[%lld] (flattened column %lld) = %g; features must be finite",
+                path, xname, (long long)bad_row, (long long)bad_col, bad_val);
+    if (dz_err_agree(comm, e) != DZ_OK)
+        return e->code;
+    DZ_MPI(MPI_Allreduce(MPI_IN_PLACE, s->maxabs, (int)d, MPI_DOUBLE, MPI_MAX, comm));
+    uint64_t total = 0;
+    DZ_MPI(MPI_Allreduce(&checksum, &total, 1, MPI_UINT64_T, MPI_SUM, comm));
+    s->checksum = total;
+    return DZ_OK;
+}
+
+/* ---- the whole load --------------------------------------------------------------------- */
+
+int dz_shard_load(MPI_Comm comm, const char *path, const char *xname, const char *yname,
+                  dz_dtype want, int64_t requested_block_rows, dz_shard *s, dz_err *e)
+{
+    int rank, nranks;
+    DZ_MPI(MPI_Comm_rank(comm, &rank));
+    DZ_MPI(MPI_Comm_size(comm, &nranks));
+    memset(s, 0, sizeof *s);
+    e->code = DZ_OK;
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* our messages, not HDF5's error stack */
+
+    /* 1. inspect on rank 0, share the plan */
+    plan p;
+    memset(&p, 0, sizeof p);
+    if (rank == 0)
+        inspect(path, xname, yname, want, &p, e);
+    if (dz_err_agree(comm, e) != DZ_OK)
+        return e->code;
+    DZ_MPI(MPI_Bcast(&p, (int)sizeof p, MPI_BYTE, 0, comm));
+
+    /* 2. plan this rank's rows and check memory on the node */
+    s->m = p.m;
+    s->d = p.d;
+    s->dtype = p.mem;
+    snprintf(s->file_type, sizeof s->file_type, "%s", p.file_type);
+    s->block_rows = dz_block_rows(p.m, p.d, requested_block_rows);
+    dz_partition(p.m, s->block_rows, nranks, rank, &s->row0, &s->rows);
+    size_t isz = dz_dtype_size(p.mem);
+    double need = (double)s->rows * (double)p.d * (double)isz + (double)s->rows * 8.0;
+    MPI_Comm node;
+    DZ_MPI(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node));
+    double node_need = 0;
+    DZ_MPI(MPI_Allreduce(&need, &node_need, 1, MPI_DOUBLE, MPI_SUM, node));
+    int node_rank;
+    DZ_MPI(MPI_Comm_rank(node, &node_rank));
+    DZ_MPI(MPI_Comm_free(&node));
+    double avail = node_available_bytes();
+    if (node_rank == 0 && node_need > 0.9 * avail)
+        dz_fail(e, DZ_EDATA,
+                "%s: data set too large: %lld rows x %lld features as %s need %.3f GiB on this node "
+                "(its ranks' shards), but only %.3f GiB of memory is available; use more nodes",
+                path, (long long)p.m, (long long)p.d, dz_dtype_name(p.mem), node_need / 1073741824.0,
+                avail / 1073741824.0);
+    if (e->code == DZ_OK) {
+        s->x = malloc(s->rows ? (size_t)s->rows * (size_t)p.d * isz : 1);
+        s->y = malloc(s->rows ? (size_t)s->rows * sizeof(double) : 1);
+        if (!s->x || !s->y)
+            dz_fail(e, DZ_ERUNTIME, "out of memory: %lld rows x %lld features (%.3f GiB)",
+                    (long long)s->rows, (long long)p.d, need / 1073741824.0);
+    }
+    if (dz_err_agree(comm, e) != DZ_OK) {
+        dz_shard_free(s);
+        return e->code;
+    }
+
+    /* 3. collective read of this rank's hyperslabs */
+    double t0 = MPI_Wtime();
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    H5Pclose(fapl);
+    if (f < 0)
+        dz_fatal(comm, DZ_EDATA, "%s: parallel HDF5 open failed (file changed while starting?)", path);
+    hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
+    H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
+
+    hid_t xs = H5Dopen2(f, xname, H5P_DEFAULT);
+    hid_t fs = H5Dget_space(xs);
+    hsize_t start[H5S_MAX_RANK] = {0}, count[H5S_MAX_RANK];
+    H5Sget_simple_extent_dims(fs, count, NULL);
+    start[0] = (hsize_t)s->row0;
+    count[0] = (hsize_t)s->rows;
+    hsize_t nelem = (hsize_t)s->rows * (hsize_t)p.d;
+    hid_t ms = H5Screate_simple(1, nelem ? &nelem : (hsize_t[]){1}, NULL);
+    if (s->rows > 0) {
+        H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
+    } else {
+        H5Sselect_none(fs);
+        H5Sselect_none(ms);
+    }
+    hid_t mt = p.mem == DZ_DTYPE_U8 ? H5T_NATIVE_UCHAR
+             : p.mem == DZ_DTYPE_F32 ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE;
+    herr_t rc = H5Dread(xs, mt, ms, fs, dxpl, s->x);
+    if (rc < 0)
+        dz_fatal(comm, DZ_EDATA, "%s: reading features '%s' rows %lld..%lld failed (truncated file?)",
+                 path, xname, (long long)s->row0, (long long)(s->row0 + s->rows));
+    H5Sclose(ms);
+    H5Sclose(fs);
+    H5Dclose(xs);
+
+    hid_t ys = H5Dopen2(f, yname, H5P_DEFAULT);
+    fs = H5Dget_space(ys);
+    hsize_t ystart[2] = {0, 0}, ycount[2] = {1, 1};
+    int ydim = p.ylayout == 2 ? 1 : 0;
+    ystart[ydim] = (hsize_t)s->row0;
+    ycount[ydim] = (hsize_t)s->rows;
+    hsize_t ny = (hsize_t)s->rows;
+    ms = H5Screate_simple(1, ny ? &ny : (hsize_t[]){1}, NULL);
+    if (s->rows > 0) {
+        H5Sselect_hyperslab(fs, H5S_SELECT_SET, ystart, NULL, ycount, NULL);
+    } else {
+        H5Sselect_none(fs);
+        H5Sselect_none(ms);
+    }
+    rc = H5Dread(ys, H5T_NATIVE_DOUBLE, ms, fs, dxpl, s->y);
+    if (rc < 0)
+        dz_fatal(comm, DZ_EDATA, "%s: reading labels '%s' failed (truncated file?)", path, yname);
+    H5Sclose(ms);
+    H5Sclose(fs);
+    H5Dclose(ys);
+    H5Pclose(dxpl);
+    H5Fclose(f);
+    s->read_s = MPI_Wtime() - t0;
+
+    /* 4. validate and summarise */
+    t0 = MPI_Wtime();
+    int code = scan(comm, path, xname, yname, s, e);
+    s->scan_s = MPI_Wtime() - t0;
+    if (code != DZ_OK)
+        dz_shard_free(s);
+    return code;
+}

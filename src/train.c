@@ -1,0 +1,344 @@
+/* train.c — the training driver (see dz/train.h).
+ *
+ * Step i (0-based) on every rank:
+ *   bounds for the exact sums (from max|x|, m and the current w: identical on all ranks)
+ *   → dz_kernel_pass over the local blocks → one dz_acc_allreduce carrying Σdz·x, Σdz, Σloss
+ *     and the flags (non-finite values, stop requested by a signal)
+ *   → J_i = Σloss/m, logged when i % log_every == 0 (loss of the parameters before step i)
+ *   → g = (Σdz·x / scale / m, Σdz / m) → p -= lr·g → checkpoint if due or if stopping.
+ * Every rank holds the same parameters after every step because it applies the same update to
+ * the same reduced sums; nothing is broadcast.
+ */
+#include "dz/train.h"
+
+#include <math.h>
+#include <omp.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dz/checkpoint.h"
+#include "dz/kernel.h"
+#include "dz/optim.h"
+#include "dz/output.h"
+#include "dz/shard.h"
+
+volatile sig_atomic_t dz_stop_signal = 0;
+
+/* |z| <= |b| + Σ|w_j| max|x_j| / scale, summed in a fixed order: identical on all ranks. */
+static double z_bound(const dz_shard *s, const double *p, double scale)
+{
+    double acc = 0;
+    for (int64_t j = 0; j < s->d; j++)
+        acc += fabs(p[j]) * s->maxabs[j];
+    return fabs(p[s->d]) + acc / scale;
+}
+
+static void set_grad_bounds(dz_acc *a, const dz_shard *s, double zb)
+{
+    double m = (double)s->m;
+    for (int64_t j = 0; j < s->d; j++)
+        dz_acc_set_bound(a, j, 2.0 * m * s->maxabs[j]); /* |dz| <= 1 */
+    dz_acc_set_bound(a, s->d, 2.0 * m);
+    dz_acc_set_bound(a, s->d + 1, 2.0 * m * (zb + 1.0)); /* loss <= |z| + log 2 */
+}
+
+/* Loss and accuracy of p on a data set. Collective. */
+static void evaluate(MPI_Comm comm, const dz_shard *s, const double *p, double scale,
+                     dz_work *wk, double *loss, double *acc)
+{
+    double zb = z_bound(s, p, scale), out[2];
+    dz_acc_set_bound(&wk->eval[0], 0, 2.0 * (double)s->m * (zb + 1.0));
+    dz_acc_set_bound(&wk->eval[0], 1, 2.0 * (double)s->m);
+    dz_kernel_pass(s, p, p[s->d], scale, wk, 1);
+    dz_acc_allreduce(comm, &wk->eval[0], out);
+    *loss = out[0] / (double)s->m;
+    *acc = 100.0 * out[1] / (double)s->m;
+}
+
+static void warn_binding(MPI_Comm comm, int rank, int nthreads)
+{
+    cpu_set_t set;
+    int cores = nthreads;
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+        cores = CPU_COUNT(&set);
+    int in[2] = {cores < nthreads ? 1 : 0, -cores}, out[2];
+    DZ_MPI(MPI_Allreduce(in, out, 2, MPI_INT, MPI_MAX, comm));
+    if (rank == 0 && out[0])
+        fprintf(stderr,
+                "dztrain: warning: %d OpenMP threads per rank, but some rank may run on only %d "
+                "core(s): its threads share them. Start with `mpirun --map-by slot:PE=%d` or "
+                "`--bind-to none`, or set OMP_NUM_THREADS.\n",
+                nthreads, -out[1], nthreads);
+}
+
+/* Compare a checkpoint with this run; fills e (code DZ_ECONFIG/DZ_EDATA) when refused. */
+static void check_resume(const dz_ckpt *c, const dz_config *cfg, const dz_shard *s,
+                         const dz_run_opts *o, dz_err *e)
+{
+    char now[2048];
+    dz_config_describe(cfg, now, sizeof now);
+    if (c->data_m != s->m || c->data_d != s->d || c->data_checksum != s->checksum ||
+        strcmp(c->data_dtype, dz_dtype_name(s->dtype)) != 0 || c->block_rows != s->block_rows) {
+        dz_fail(e, DZ_EDATA,
+                "cannot resume: the training data differ from the checkpoint's (checkpoint: m=%lld "
+                "d=%lld dtype=%s block_rows=%lld checksum=%016llx; now: m=%lld d=%lld dtype=%s "
+                "block_rows=%lld checksum=%016llx)",
+                (long long)c->data_m, (long long)c->data_d, c->data_dtype, (long long)c->block_rows,
+                (unsigned long long)c->data_checksum, (long long)s->m, (long long)s->d,
+                dz_dtype_name(s->dtype), (long long)s->block_rows, (unsigned long long)s->checksum);
+        return;
+    }
+    if (c->config_hash != dz_config_hash(cfg) && !o->force) {
+        /* name the settings that differ */
+        char diff[1024] = "", a[2048], b[2048];
+        snprintf(a, sizeof a, "%s", c->config);
+        snprintf(b, sizeof b, "%s", now);
+        char *sa, *sb, *ta = strtok_r(a, " ", &sa), *tb = strtok_r(b, " ", &sb);
+        for (; ta && tb; ta = strtok_r(NULL, " ", &sa), tb = strtok_r(NULL, " ", &sb))
+            if (strcmp(ta, tb) != 0) {
+                size_t k = strlen(diff);
+                snprintf(diff + k, sizeof diff - k, "%s%s (checkpoint: %s)", k ? "; " : "", tb,
+                         strchr(ta, '=') ? strchr(ta, '=') + 1 : ta);
+            }
+        dz_fail(e, DZ_ECONFIG,
+                "cannot resume: training settings changed since the checkpoint: %s. Use --force to "
+                "resume anyway (the result will then differ from an uninterrupted run)",
+                diff[0] ? diff : "(unknown)");
+        return;
+    }
+    if (c->iterations != cfg->iterations && !o->force) {
+        dz_fail(e, DZ_ECONFIG,
+                "cannot resume: [train] iterations is %lld, the checkpoint's run had %lld; use "
+                "--force to continue to the new count",
+                (long long)cfg->iterations, (long long)c->iterations);
+        return;
+    }
+    if (c->iteration > cfg->iterations)
+        dz_fail(e, DZ_ECONFIG, "cannot resume: the checkpoint is at iteration %lld, past [train] "
+                "iterations = %lld", (long long)c->iteration, (long long)cfg->iterations);
+}
+
+static void bcast_metrics(MPI_Comm comm, dz_metrics *m)
+{
+    int64_t n = m->n;
+    DZ_MPI(MPI_Bcast(&n, 1, MPI_INT64_T, 0, comm));
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    if (rank != 0) {
+        dz_metrics_free(m);
+        for (int64_t k = 0; k < n; k++)
+            if (dz_metrics_add(m, 0, 0, 0))
+                dz_fatal(comm, DZ_ERUNTIME, "out of memory for metrics");
+    }
+    if (n) {
+        DZ_MPI(MPI_Bcast(m->iteration, (int)n, MPI_INT64_T, 0, comm));
+        DZ_MPI(MPI_Bcast(m->loss, (int)n, MPI_DOUBLE, 0, comm));
+        DZ_MPI(MPI_Bcast(m->elapsed, (int)n, MPI_DOUBLE, 0, comm));
+    }
+}
+
+/* Rank 0 writes a checkpoint of the state after `done` updates; the verdict is broadcast. */
+static int write_checkpoint(MPI_Comm comm, int rank, const dz_config *cfg, const dz_shard *s,
+                            int64_t done, double elapsed, double *p, dz_optim *o,
+                            dz_metrics *met, dz_err *e)
+{
+    if (rank == 0) {
+        dz_ckpt c;
+        memset(&c, 0, sizeof c);
+        c.iteration = done;
+        c.iterations = cfg->iterations;
+        c.elapsed = elapsed;
+        c.n = s->d + 1;
+        c.params = p;
+        c.nstate = o->nstate;
+        c.state = o->state;
+        c.metrics = *met;
+        c.metrics.f = NULL;
+        c.config_hash = dz_config_hash(cfg);
+        dz_config_describe(cfg, c.config, sizeof c.config);
+        c.data_m = s->m;
+        c.data_d = s->d;
+        c.block_rows = s->block_rows;
+        snprintf(c.data_dtype, sizeof c.data_dtype, "%s", dz_dtype_name(s->dtype));
+        snprintf(c.data_file_type, sizeof c.data_file_type, "%s", s->file_type);
+        c.data_checksum = s->checksum;
+        dz_ckpt_write(cfg->ckpt_file, &c, e); /* c borrows everything: nothing to free */
+    }
+    return dz_err_agree(comm, e);
+}
+
+int dz_train(MPI_Comm comm, const dz_config *cfg, const dz_run_opts *opts, dz_err *e)
+{
+    int rank, nranks;
+    DZ_MPI(MPI_Comm_rank(comm, &rank));
+    DZ_MPI(MPI_Comm_size(comm, &nranks));
+    e->code = DZ_OK;
+
+    /* Outputs are checked before any work, not discovered unwritable after it. */
+    if (rank == 0) {
+        if (dz_out_check_writable(cfg->model_out, "[output] model", e) == DZ_OK &&
+            dz_out_check_writable(cfg->metrics_out, "[output] metrics", e) == DZ_OK &&
+            cfg->ckpt_file[0])
+            dz_out_check_writable(cfg->ckpt_file, "[checkpoint] file", e);
+    }
+    DZ_TRY(dz_err_agree(comm, e));
+
+    dz_shard tr, te;
+    memset(&te, 0, sizeof te);
+    DZ_TRY(dz_shard_load(comm, cfg->train, cfg->train_x, cfg->train_y, cfg->dtype,
+                         cfg->block_rows, &tr, e));
+    if (cfg->test[0]) {
+        if (dz_shard_load(comm, cfg->test, cfg->test_x, cfg->test_y, cfg->dtype, cfg->block_rows,
+                          &te, e) != DZ_OK) {
+            dz_shard_free(&tr);
+            return e->code;
+        }
+        if (te.d != tr.d) {
+            dz_fail(e, rank == 0 ? DZ_EDATA : DZ_OK,
+                    "%s: test features have %lld values per row, training features %lld", cfg->test,
+                    (long long)te.d, (long long)tr.d);
+            dz_err_agree(comm, e);
+            dz_shard_free(&tr);
+            dz_shard_free(&te);
+            return e->code;
+        }
+    }
+    const int64_t d = tr.d, n = d + 1;
+    const double m = (double)tr.m;
+    int nthreads = omp_get_max_threads();
+    warn_binding(comm, rank, nthreads);
+    if (rank == 0 && !opts->quiet)
+        printf("dztrain: %d rank(s) x %d thread(s); m = %lld, d = %lld, features %s (file %s), "
+               "block_rows = %lld, reproducible = %s; read %.3f s, checked %.3f s\n",
+               nranks, nthreads, (long long)tr.m, (long long)d, dz_dtype_name(tr.dtype),
+               tr.file_type, (long long)tr.block_rows, cfg->reproducible ? "true" : "false",
+               tr.read_s, tr.scan_s);
+
+    dz_work wk;
+    dz_optim opt;
+    dz_metrics met;
+    memset(&met, 0, sizeof met);
+    double *p = calloc((size_t)n, sizeof(double)), *g = malloc((size_t)n * sizeof(double)),
+           *tot = malloc((size_t)(d + 2) * sizeof(double));
+    int wk_ok = dz_work_init(&wk, d, nthreads, cfg->reproducible) == 0;
+    int opt_ok = dz_optim_init(&opt, cfg, n) == 0;
+    if (!p || !g || !tot || !wk_ok || !opt_ok)
+        dz_fail(e, DZ_ERUNTIME, "out of memory for the model and work space (d = %lld, %d threads)",
+                (long long)d, nthreads);
+    int64_t start = 0;
+    double elapsed0 = 0;
+    if (e->code == DZ_OK && opts->resume) {
+        dz_ckpt c;
+        memset(&c, 0, sizeof c);
+        if (!cfg->ckpt_file[0])
+            dz_fail(e, rank == 0 ? DZ_ECONFIG : DZ_OK, "--resume needs [checkpoint] file in the config");
+        else if (rank == 0 && dz_ckpt_read(cfg->ckpt_file, &c, e) == DZ_OK) {
+            check_resume(&c, cfg, &tr, opts, e);
+            if (e->code == DZ_OK) {
+                start = c.iteration;
+                elapsed0 = c.elapsed;
+                memcpy(p, c.params, (size_t)n * sizeof(double));
+                dz_metrics_free(&met);
+                met = c.metrics;
+                memset(&c.metrics, 0, sizeof c.metrics);
+                printf("dztrain: resuming from %s at iteration %lld\n", cfg->ckpt_file,
+                       (long long)start);
+            }
+        }
+        dz_ckpt_free(&c);
+    }
+    if (dz_err_agree(comm, e) == DZ_OK && opts->resume) {
+        DZ_MPI(MPI_Bcast(&start, 1, MPI_INT64_T, 0, comm));
+        DZ_MPI(MPI_Bcast(&elapsed0, 1, MPI_DOUBLE, 0, comm));
+        DZ_MPI(MPI_Bcast(p, (int)n, MPI_DOUBLE, 0, comm));
+        bcast_metrics(comm, &met);
+    }
+    if (e->code == DZ_OK && rank == 0)
+        dz_metrics_open(&met, cfg->metrics_out, e);
+    if (dz_err_agree(comm, e) != DZ_OK)
+        goto done;
+
+    double t0 = MPI_Wtime(), elapsed = elapsed0;
+    int64_t it;
+    for (it = start; it < cfg->iterations; it++) {
+        double zb = z_bound(&tr, p, cfg->scale);
+        set_grad_bounds(&wk.grad[0], &tr, isfinite(zb) ? zb : 0.0);
+        dz_kernel_pass(&tr, p, p[d], cfg->scale, &wk, 0);
+        wk.grad[0].flags[DZ_FLAG_STOP] = dz_stop_signal != 0;
+        dz_acc_allreduce(comm, &wk.grad[0], tot);
+        double loss = tot[d + 1] / m;
+        elapsed = elapsed0 + round((MPI_Wtime() - t0) * 1e6) / 1e6;
+        if (!isfinite(zb) || wk.grad[0].flags[DZ_FLAG_NONFINITE] || !isfinite(loss)) {
+            /* identical on every rank: no agreement needed, rank 0 reports */
+            dz_fail(e, DZ_ERUNTIME,
+                    "training diverged at iteration %lld: the loss or gradient is NaN/Inf "
+                    "(learning_rate = %g is probably too large); no model written%s",
+                    (long long)it, cfg->learning_rate,
+                    cfg->ckpt_file[0] ? ", the last checkpoint is kept" : "");
+            if (rank == 0)
+                fprintf(stderr, "dztrain: rank 0: %s\n", e->msg);
+            goto done;
+        }
+        if (it % cfg->log_every == 0) {
+            if (dz_metrics_add(&met, it, loss, elapsed))
+                dz_fatal(comm, DZ_ERUNTIME, "out of memory for metrics");
+            if (rank == 0 && !opts->quiet) {
+                printf("Cost after iteration %lld: %.17g\n", (long long)it, loss);
+                fflush(stdout);
+            }
+        }
+        for (int64_t j = 0; j < d; j++)
+            g[j] = tot[j] / cfg->scale / m;
+        g[d] = tot[d] / m;
+        dz_optim_step(&opt, n, p, g);
+
+        int64_t done_it = it + 1;
+        int stop = wk.grad[0].flags[DZ_FLAG_STOP] > 0;
+        int due = cfg->ckpt_every > 0 && done_it % cfg->ckpt_every == 0;
+        if (cfg->ckpt_file[0] && (stop || due) &&
+            write_checkpoint(comm, rank, cfg, &tr, done_it, elapsed, p, &opt, &met, e) != DZ_OK)
+            goto done;
+        if (stop) {
+            dz_fail(e, DZ_EINTERRUPTED, "stopped by a signal after iteration %lld; %s", (long long)it,
+                    cfg->ckpt_file[0] ? "checkpoint written, continue with --resume"
+                                      : "no [checkpoint] file is configured, progress is lost");
+            if (rank == 0)
+                fprintf(stderr, "dztrain: rank 0: %s\n", e->msg);
+            goto done;
+        }
+    }
+
+    {
+        double train_loss, train_acc, test_loss = NAN, test_acc = NAN;
+        evaluate(comm, &tr, p, cfg->scale, &wk, &train_loss, &train_acc);
+        if (cfg->test[0])
+            evaluate(comm, &te, p, cfg->scale, &wk, &test_loss, &test_acc);
+        if (rank == 0) {
+            printf("train accuracy: %.17g %%\n", train_acc);
+            if (cfg->test[0])
+                printf("test accuracy: %.17g %%\n", test_acc);
+            printf("final loss: %.17g (training time %.6f s)\n", train_loss, elapsed);
+            fflush(stdout);
+            dz_model_info info = {.iterations = cfg->iterations, .final_loss = train_loss,
+                                  .train_accuracy = train_acc, .test_accuracy = test_acc,
+                                  .m = tr.m, .block_rows = tr.block_rows, .scale = cfg->scale,
+                                  .config_hash = dz_config_hash(cfg), .data_checksum = tr.checksum};
+            if (dz_model_write(cfg->model_out, d, p, p[d], &info, e) == DZ_OK)
+                dz_metrics_commit(&met, cfg->metrics_out, e);
+        }
+        dz_err_agree(comm, e);
+    }
+
+done:
+    dz_metrics_free(&met); /* closes an uncommitted .partial file, which stays for inspection */
+    dz_optim_free(&opt);
+    dz_work_free(&wk);
+    free(p);
+    free(g);
+    free(tot);
+    dz_shard_free(&tr);
+    dz_shard_free(&te);
+    return e->code;
+}
