@@ -104,6 +104,7 @@ typedef struct parse_state {
     const char *cursor;    /* reader position in the text */
     unsigned char seen[NKEYS];
     int seen_line[NKEYS];
+    int err_line;          /* line of the first error the handler reported */
 } parse_state;
 
 static char *reader(char *buf, int num, void *stream)
@@ -230,6 +231,7 @@ static int handler(void *user, const char *section, const char *name, const char
     parse_state *ps = user;
     if (ps->e->code != DZ_OK)
         return 0;
+    ps->err_line = ps->line; /* meaningful only if this call fails */
     int sect_known = 0, best = -1, best_d = 1 << 30;
     for (int i = 0; i < NKEYS; i++) {
         if (!strcmp(section, keys[i].section)) {
@@ -279,13 +281,24 @@ int dz_config_parse(const char *text, const char *base_dir, dz_config *cfg, dz_e
     ps.cursor = text;
     ini_allow_multiline = 0; /* a continuation line is a syntax error, not a silent append */
     int rc = ini_parse_stream(reader, &ps, handler, &ps);
-    if (e->code != DZ_OK)
+    if (e->code != DZ_OK && !(rc > 0 && rc < ps.err_line))
         return e->code;
     if (rc > 0)
         return dz_fail(e, DZ_ECONFIG, "line %d: syntax error (expected [section] or key = value)",
                        rc);
     if (rc < 0)
         return dz_fail(e, DZ_ECONFIG, "cannot parse the configuration (inih error %d)", rc);
+    /* Default paths (model.h5, metrics.csv) are relative to the config folder too. */
+    for (int i = 0; i < NKEYS; i++) {
+        char *dst = (char *)cfg + keys[i].off;
+        if (keys[i].type == K_PATH && !ps.seen[i] && dst[0] && dst[0] != '/' && ps.base_dir[0]) {
+            char tmp[DZ_PATH_MAX];
+            int n = snprintf(tmp, sizeof tmp, "%s/%s", ps.base_dir, dst);
+            if (n < 0 || (size_t)n >= keys[i].cap)
+                return dz_fail(e, DZ_ECONFIG, "[%s] %s: path too long", keys[i].section, keys[i].name);
+            strcpy(dst, tmp);
+        }
+    }
     if (cfg->train[0] == '\0')
         return dz_fail(e, DZ_ECONFIG, "missing required key [data] train");
     if (cfg->model_out[0] == '\0' || cfg->metrics_out[0] == '\0')

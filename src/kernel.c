@@ -9,16 +9,36 @@
 
 #include <math.h>
 #include <omp.h>
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
 typedef double v4d __attribute__((vector_size(32)));
 typedef float v4f __attribute__((vector_size(16)));
 typedef uint8_t v4u8 __attribute__((vector_size(4)));
+typedef int32_t v4i __attribute__((vector_size(16)));
 
 static inline v4d load_f64(const double *p) { v4d v; memcpy(&v, p, sizeof v); return v; }
+#if defined(__AVX2__)
+/* Explicit widening loads: GCC scalarises __builtin_convertvector from 8-bit lanes. */
+static inline v4d load_f32(const float *p) { return (v4d)_mm256_cvtps_pd(_mm_loadu_ps(p)); }
+static inline v4d load_u8(const uint8_t *p)
+{
+    int32_t t;
+    memcpy(&t, p, sizeof t);
+    return (v4d)_mm256_cvtepi32_pd(_mm_cvtepu8_epi32(_mm_cvtsi32_si128(t)));
+}
+#else
 static inline v4d load_f32(const float *p) { v4f v; memcpy(&v, p, sizeof v); return __builtin_convertvector(v, v4d); }
-static inline v4d load_u8(const uint8_t *p) { v4u8 v; memcpy(&v, p, sizeof v); return __builtin_convertvector(v, v4d); }
+static inline v4d load_u8(const uint8_t *p)
+{
+    v4u8 v;
+    memcpy(&v, p, sizeof v);
+    return __builtin_convertvector(__builtin_convertvector(v, v4i), v4d);
+}
+#endif
 static inline void store_f64(double *p, v4d v) { memcpy(p, &v, sizeof v); }
 
 void dz_logistic(double z, double y, double *a, double *loss)

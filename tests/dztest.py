@@ -1,0 +1,124 @@
+"""dztest — shared helpers for dztrain's integration tests (run with /usr/bin/python3).
+
+Contract: every test script is a plain program registered with CTest; it exits 0 on pass,
+1 on failure (after printing what differed) and 77 to skip (CTest SKIP_RETURN_CODE).
+Paths come from the environment CTest sets: DZ_TRAINER (the binary), DZ_SOURCE_DIR,
+DZ_WORK (a scratch folder for this test).  Data sets are made here with h5py.
+"""
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+
+TRAINER = os.environ.get("DZ_TRAINER", "build/trainer")
+SOURCE = os.environ.get("DZ_SOURCE_DIR", os.getcwd())
+SKIP = 77
+
+os.environ.setdefault("OMPI_ALLOW_RUN_AS_ROOT", "1")
+os.environ.setdefault("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+# Quiet Open MPI's "not enough slots" and fork warnings in oversubscribed runs.
+os.environ.setdefault("OMPI_MCA_rmaps_base_oversubscribe", "1")
+os.environ.setdefault("OMPI_MCA_hwloc_base_binding_policy", "none")
+os.environ.setdefault("OMPI_MCA_btl_vader_single_copy_mechanism", "none")
+
+
+def workdir(name):
+    """A fresh scratch folder for one test."""
+    base = os.environ.get("DZ_WORK") or os.path.join(os.getcwd(), "dztest-work")
+    d = os.path.join(base, name)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    return d
+
+
+def mpirun(nranks, threads, args, timeout=120, env=None, cwd=None):
+    """Run the trainer under mpirun; returns (exit code, stdout, stderr, seconds)."""
+    e = dict(os.environ)
+    e["OMP_NUM_THREADS"] = str(threads)
+    if env:
+        e.update(env)
+    cmd = ["mpirun", "-n", str(nranks), "--oversubscribe", "--bind-to", "none",
+           "-x", "OMP_NUM_THREADS", TRAINER] + list(args)
+    t0 = time.time()
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=e, cwd=cwd)
+    return p.returncode, p.stdout, p.stderr, time.time() - t0
+
+
+def write_config(path, sections):
+    """sections: {"data": {"train": ...}, ...} → INI file."""
+    with open(path, "w") as f:
+        for sec, kv in sections.items():
+            f.write("[%s]\n" % sec)
+            for k, v in kv.items():
+                f.write("%s = %s\n" % (k, v))
+    return path
+
+
+def make_dataset(path, m, d, dtype="float32", seed=0, xname="x", yname="y", yshape=None,
+                 shape=None):
+    """Random features (given dtype) and labels from a random true w; returns (X, y)."""
+    rng = np.random.default_rng(seed)
+    if np.dtype(dtype).kind in "ui":
+        X = rng.integers(0, 256 if dtype == "uint8" else 100, size=(m, d)).astype(dtype)
+        Xs = X.astype(np.float64) / 255.0
+    else:
+        X = rng.standard_normal((m, d)).astype(dtype)
+        Xs = X.astype(np.float64)
+    w = rng.standard_normal(d) / np.sqrt(max(d, 1))
+    p = 1 / (1 + np.exp(-(Xs @ w - 0.1)))
+    y = (rng.random(m) < p).astype(np.uint8)
+    with h5py.File(path, "w") as f:
+        f.create_dataset(xname, data=X.reshape(shape) if shape else X)
+        f.create_dataset(yname, data=y.reshape(yshape) if yshape else y)
+    return X, y
+
+
+def read_model(path):
+    with h5py.File(path, "r") as f:
+        return np.array(f["w"][...]), float(f["b"][()]), dict(f.attrs)
+
+
+def read_metrics(path):
+    rows = []
+    with open(path) as f:
+        header = f.readline().strip()
+        for line in f:
+            it, loss, el = line.strip().split(",")
+            rows.append((int(it), float(loss), float(el)))
+    return header, rows
+
+
+def result_digest(model_path, metrics_path):
+    """sha256 over the bytes of w, b and the loss history (not the timings)."""
+    w, b, _ = read_model(model_path)
+    _, rows = read_metrics(metrics_path)
+    h = hashlib.sha256()
+    h.update(np.ascontiguousarray(w, dtype="<f8").tobytes())
+    h.update(np.float64(b).tobytes())
+    h.update(np.array([r[1] for r in rows], dtype="<f8").tobytes())
+    h.update(np.array([r[0] for r in rows], dtype="<i8").tobytes())
+    return h.hexdigest()
+
+
+class Checker:
+    """Collects failures; finish() prints a summary and exits 1 if any check failed."""
+
+    def __init__(self, name):
+        self.name, self.failed, self.passed = name, 0, 0
+
+    def check(self, ok, what):
+        if ok:
+            self.passed += 1
+        else:
+            self.failed += 1
+            print("FAIL: %s" % what, flush=True)
+        return ok
+
+    def finish(self):
+        print("%s: %d passed, %d failed" % (self.name, self.passed, self.failed))
+        sys.exit(1 if self.failed else 0)

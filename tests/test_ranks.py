@@ -1,0 +1,102 @@
+"""Ranks × threads: the same training at N ∈ {1, 2, 3, 4, 8} ranks × T ∈ {1, 2, 3} threads
+gives bit-identical w, b and loss history (reproducible = true, the default), on data whose
+row count is not a multiple of N·T, with ranks that own no rows (m < N), in every in-memory
+dtype, and on the course's cat data when present.  With reproducible = false the results
+must still agree to 1e-12 relative.  Also checks against an independent numpy float64
+gradient descent."""
+import os
+import sys
+
+import numpy as np
+
+import dztest
+
+c = dztest.Checker("ranks")
+w = dztest.workdir("ranks")
+env = {"OMP_WAIT_POLICY": "passive"}  # 24 threads on 2 cores: don't spin
+GRID = [(n, t) for n in (1, 2, 3, 4, 8) for t in (1, 2, 3)]
+
+
+def numpy_gd(X, y, scale, lr, iters, log_every):
+    X = X.reshape(X.shape[0], -1).astype(np.float64) / scale
+    m, d = X.shape
+    wv, b, losses = np.zeros(d), 0.0, []
+    for i in range(iters):
+        z = X @ wv + b
+        a = 1 / (1 + np.exp(-z))
+        if i % log_every == 0:
+            losses.append(np.mean(np.logaddexp(0, z) - y * z))
+        wv -= lr * (X.T @ (a - y)) / m
+        b -= lr * np.mean(a - y)
+    return wv, b, np.array(losses)
+
+
+def run_grid(name, h5, sections, grid, X=None, y=None, scale=1.0, repro=True):
+    digests, results = {}, {}
+    for n, t in grid:
+        d = os.path.join(w, "%s_n%d_t%d_%s" % (name, n, t, "r" if repro else "p"))
+        os.makedirs(d)
+        s = {k: dict(v) for k, v in sections.items()}
+        s["data"]["train"] = h5
+        s.setdefault("train", {})["reproducible"] = "true" if repro else "false"
+        cfg = dztest.write_config(os.path.join(d, "c.ini"), s)
+        rc, out, err, secs = dztest.mpirun(n, t, [cfg, "--quiet"], env=env)
+        if not c.check(rc == 0, "%s %dx%d: exit %d: %s" % (name, n, t, rc, err[-2000:])):
+            continue
+        digests[(n, t)] = dztest.result_digest(os.path.join(d, "model.h5"), os.path.join(d, "metrics.csv"))
+        wv, b, _ = dztest.read_model(os.path.join(d, "model.h5"))
+        _, rows = dztest.read_metrics(os.path.join(d, "metrics.csv"))
+        results[(n, t)] = (wv, b, np.array([r[1] for r in rows]))
+    if repro:
+        distinct = set(digests.values())
+        c.check(len(distinct) == 1 and len(digests) == len(grid),
+                "%s: %d distinct results over %d runs: %s" % (name, len(distinct), len(digests),
+                                                               sorted(digests.items())))
+        print("%s: %d runs, %d distinct digest(s) %s" % (name, len(digests), len(distinct),
+                                                        list(distinct)[:1]))
+    else:
+        base = results.get(grid[0])
+        for key, (wv, b, losses) in results.items():
+            ok = base is not None and np.allclose(wv, base[0], rtol=1e-12, atol=1e-15) and \
+                abs(b - base[1]) <= 1e-12 * max(1, abs(b)) and np.allclose(losses, base[2], rtol=1e-12, atol=0)
+            c.check(ok, "%s plain %dx%d differs from 1x1 by more than 1e-12" % (name, key[0], key[1]))
+    if X is not None and results:
+        it = int(sections["train"]["iterations"])
+        le = int(sections["train"].get("log_every", 100))
+        lr = float(sections["train"]["learning_rate"])
+        wr, br, lr_losses = numpy_gd(X, y.astype(np.float64), scale, lr, it, le)
+        wv, b, losses = results[grid[0]]
+        err_w = np.max(np.abs(wv - wr)) / max(1e-300, np.max(np.abs(wr)))
+        err_l = np.max(np.abs(losses - lr_losses) / np.abs(lr_losses))
+        c.check(err_w < 1e-12 and abs(b - br) < 1e-12 * max(1, abs(br)) and err_l < 1e-12,
+                "%s vs numpy: w rel %.3g, b %.17g vs %.17g, loss rel %.3g" % (name, err_w, b, br, err_l))
+        print("%s vs numpy float64 GD: max |w - w_np| / max|w_np| = %.3g, loss rel %.3g" % (name, err_w, err_l))
+
+
+train = {"learning_rate": 0.1, "iterations": 60, "log_every": 7}
+
+# A: m = 203 rows (prime), d = 13, float32, small blocks so every rank and thread has several
+h5 = os.path.join(w, "a.h5")
+X, y = dztest.make_dataset(h5, 203, 13, "float32", seed=1)
+run_grid("f32_m203", h5, {"data": {"train_x": "x", "train_y": "y"},
+                         "train": dict(train, block_rows=4)}, GRID, X, y)
+run_grid("f32_m203", h5, {"data": {"train_x": "x", "train_y": "y"},
+                         "train": dict(train, block_rows=4)}, [(1, 1), (2, 1), (3, 2), (4, 3)], X, y, repro=False)
+# B: m = 3 < N for N = 4, 8: ranks with no rows; labels shaped (1, m); 3-D features
+h5 = os.path.join(w, "b.h5")
+X, y = dztest.make_dataset(h5, 3, 6, "float64", seed=2, yshape=(1, 3), shape=(3, 2, 3))
+run_grid("f64_m3", h5, {"data": {"train_x": "x", "train_y": "y"},
+                       "train": dict(train, block_rows=1)}, GRID, X, y)
+# C: uint8 features scaled by 255, automatic block size, labels (m, 1)
+h5 = os.path.join(w, "c.h5")
+X, y = dztest.make_dataset(h5, 301, 40, "uint8", seed=3, yshape=(301, 1))
+run_grid("u8_m301", h5, {"data": {"train_x": "x", "train_y": "y", "scale": 255},
+                        "train": train}, GRID, X, y, scale=255.0)
+
+cat = os.path.normpath(os.path.join(dztest.SOURCE, "..", "shared", "data", "train_catvnoncat.h5"))
+if os.path.exists(cat):
+    run_grid("cat", cat, {"data": {"scale": 255},
+                          "train": {"learning_rate": 0.005, "iterations": 300, "log_every": 50}}, GRID)
+else:
+    print("cat data absent: that part skipped")
+c.finish()
