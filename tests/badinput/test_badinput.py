@@ -1,0 +1,450 @@
+#!/usr/bin/python3
+"""badinput — every bad input gives one clear error, the right exit code, and no hang.
+
+Table-driven: each case builds its inputs in a scratch folder (h5py/numpy), runs
+`mpirun -n N trainer ...` and asserts
+  (a) the exit code,
+  (b) a fragment (regex) of the message on stderr,
+  (c) the run ends within TIME_LIMIT seconds (a timeout is a hang: the job is killed),
+  (d) the message is printed exactly once: the fragment matches once in stdout+stderr, and
+      exactly one "dztrain: rank R: ..." error line is printed (usage cases: one "usage:"),
+  (e) no MPI_ABORT / signal / backtrace / HDF5 error-stack noise (unless the case allows
+      an abort), and
+  (f) no model file is written.
+Each case counts once in the summary: "badinput: P passed, F failed".
+
+Usage: test_badinput.py --ranks N [--only REGEX] [--list] [-v]
+"""
+import argparse
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+
+import dztest
+from dztest import Checker, make_dataset, workdir
+
+TIME_LIMIT = 10.0   # seconds per run
+THREADS = 2         # OpenMP threads per rank
+
+# Noise that must not appear when the ranks agree on an error and leave normally.
+# (mpirun's own "exited with non-zero status" banner is expected for any non-zero exit.)
+NOISE = re.compile(r"MPI_ABORT|MPI_Abort|[Bb]acktrace|received signal|Segmentation fault|"
+                   r"core dumped|exited on signal|HDF5-DIAG|\*\*\* Error|double free|"
+                   r"Assertion .* failed|corrupted size|free\(\): ")
+ERRLINE = re.compile(r"^dztrain: rank \d+: ", re.M)
+
+
+# ---- running --------------------------------------------------------------------------
+
+def descendants(pid):
+    """Process ids below pid (from /proc), deepest last."""
+    children = {}
+    for ent in os.listdir("/proc"):
+        if not ent.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % ent) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(ent))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        for c in children.get(p, []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def run(nranks, args, cwd):
+    """mpirun the trainer; returns (code or None on timeout, stdout, stderr, seconds).
+    On a timeout the job (mpirun and the processes it started) is killed by process id."""
+    env = dict(os.environ)
+    env["OMP_NUM_THREADS"] = str(THREADS)
+    cmd = ["mpirun", "-n", str(nranks), "--oversubscribe", "--bind-to", "none",
+           "-x", "OMP_NUM_THREADS", dztest.TRAINER] + list(args)
+    t0 = time.time()
+    p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, errors="replace", start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=TIME_LIMIT)
+        return p.returncode, out, err, time.time() - t0
+    except subprocess.TimeoutExpired:
+        secs = time.time() - t0
+        for pid in [p.pid] + descendants(p.pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            out, err = p.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            out, err = "", ""
+        return None, out, err, secs
+
+
+# ---- inputs ---------------------------------------------------------------------------
+
+M, D = 40, 4          # small training set; row 39 lies on the last rank at N = 3
+X, Y = "train_set_x", "train_set_y"
+
+
+def text(d, name, body):
+    path = os.path.join(d, name)
+    with open(path, "w") as f:
+        f.write(body)
+    return path
+
+
+BASE = "[data]\ntrain = train.h5\n[train]\niterations = 5\nlog_every = 1\n"
+
+
+def cfg(d, body=BASE, name="c.ini"):
+    """Config text → file; returns the argument list for the trainer."""
+    text(d, name, body)
+    return [name]
+
+
+def good(d, name="train.h5", m=M, n=D, dtype="float32", xname=X, yname=Y, seed=0):
+    return make_dataset(os.path.join(d, name), m, n, dtype=dtype, xname=xname, yname=yname,
+                        seed=seed)
+
+
+def h5(d, name="train.h5", **datasets):
+    """Write datasets given as name=array (or name=callable(file))."""
+    with h5py.File(os.path.join(d, name), "w") as f:
+        for k, v in datasets.items():
+            if callable(v):
+                v(f, k)
+            else:
+                f.create_dataset(k, data=v)
+
+
+def feats(m=M, n=D, dtype="float32", seed=1):
+    return np.random.default_rng(seed).standard_normal((m, n)).astype(dtype)
+
+
+def labels(m=M, dtype="uint8"):
+    return (np.arange(m) % 2).astype(dtype)
+
+
+def bad_labels(value, dtype):
+    y = labels(dtype=dtype)
+    y[M - 1] = value
+    return y
+
+
+def bad_feats(value, dtype):
+    x = feats(dtype=dtype)
+    x[M - 1, 2] = value
+    return x
+
+
+def unwritten(shape, dtype):
+    return lambda f, k: f.create_dataset(k, shape=shape, dtype=dtype)
+
+
+# ---- the cases ------------------------------------------------------------------------
+
+class Case:
+    def __init__(self, name, code, frag, setup, abort_ok=False, usage=False, skip=None,
+                 after=None):
+        self.name, self.code, self.frag, self.setup = name, code, frag, setup
+        self.abort_ok, self.usage, self.skip, self.after = abort_ok, usage, skip, after
+
+
+CASES = []
+
+
+def case(name, code, frag, **kw):
+    def deco(fn):
+        CASES.append(Case(name, code, frag, fn, **kw))
+        return fn
+    return deco
+
+
+def simple(name, code, frag, body, data=True, **kw):
+    """A config-only case: `body` is the config text."""
+    def setup(d):
+        if data:
+            good(d)
+        return cfg(d, body)
+    CASES.append(Case(name, code, frag, setup, **kw))
+
+
+# command line
+case("cli_no_config", 2, r"usage: ", usage=True)(lambda d: [])
+case("cli_bad_flag", 2, r"--bogus", usage=True)(lambda d: (good(d), ["--bogus"] + cfg(d))[1])
+case("cli_two_configs", 2, r"usage: ", usage=True)(lambda d: (good(d), cfg(d) + ["c.ini"])[1])
+
+# the config file itself
+case("cfg_missing_file", 2, r"cannot open config file 'nope\.ini': No such file or directory")(
+    lambda d: ["nope.ini"])
+
+
+def _unreadable_skip():
+    return "running as root: chmod 000 does not stop root reading" if os.geteuid() == 0 else None
+
+
+@case("cfg_unreadable_chmod000", 2, r"config file 'c\.ini'.*[Pp]ermission denied",
+      skip=_unreadable_skip)
+def _(d):
+    args = cfg(d)
+    os.chmod(os.path.join(d, "c.ini"), 0)
+    return args
+
+
+case("cfg_is_directory", 2, r"config file 'adir'.*(directory|not a regular file)")(
+    lambda d: (os.mkdir(os.path.join(d, "adir")), ["adir"])[1])
+simple("cfg_nul_byte", 2, r"contains a NUL byte", BASE + "\0\n")
+simple("cfg_syntax_error", 2, r"line 3: syntax error", "[data]\ntrain = train.h5\nthis is not ini\n")
+simple("cfg_unknown_section", 2, r"line 4: unknown section \[trian\] for key 'iterations'",
+       "[data]\ntrain = train.h5\n[trian]\niterations = 5\n")
+simple("cfg_unknown_key", 2,
+       r"line 6: unknown key 'learnin_rate' in \[train\] \(did you mean \[train\] learning_rate\?\)",
+       BASE + "learnin_rate = 0.1\n")
+simple("cfg_duplicate_key", 2, r"line 6: duplicate key \[train\] iterations \(first set on line 4\)",
+       BASE + "iterations = 7\n")
+simple("cfg_missing_train", 2, r"missing required key \[data\] train",
+       "[data]\ntest = train.h5\n[train]\niterations = 5\n")
+simple("cfg_empty_file", 2, r"missing required key \[data\] train", "")
+simple("cfg_empty_dataset_name", 2, r"line 2: \[data\] train_x: empty dataset name",
+       "[data]\ntrain_x =\ntrain = train.h5\n")
+simple("cfg_lr_abc", 2, r"line 6: \[train\] learning_rate = 'abc': not a number",
+       BASE + "learning_rate = abc\n")
+simple("cfg_iterations_1.5", 2, r"line 4: \[train\] iterations = '1\.5': not an integer",
+       BASE.replace("iterations = 5", "iterations = 1.5"))
+simple("cfg_reproducible_maybe", 2, r"line 6: \[train\] reproducible = 'maybe': expected true or false",
+       BASE + "reproducible = maybe\n")
+for v in ["0", "-1", "nan", "inf"]:
+    simple("cfg_lr_%s" % v, 2, r"line 6: \[train\] learning_rate = '%s': must be" % v,
+           BASE + "learning_rate = %s\n" % v)
+simple("cfg_iterations_0", 2, r"line 4: \[train\] iterations = 0: out of range",
+       BASE.replace("iterations = 5", "iterations = 0"))
+simple("cfg_iterations_huge", 2, r"line 4: \[train\] iterations = '99999999999999999999999'",
+       BASE.replace("iterations = 5", "iterations = 99999999999999999999999"))
+for v in ["-1", "0"]:
+    simple("cfg_scale_%s" % v, 2, r"line 3: \[data\] scale = '%s': must be" % v,
+           "[data]\ntrain = train.h5\nscale = %s\n" % v)
+simple("cfg_log_every_0", 2, r"line 5: \[train\] log_every = 0: out of range",
+       BASE.replace("log_every = 1", "log_every = 0"))
+simple("cfg_block_rows_neg", 2, r"line 6: \[train\] block_rows = -1: out of range",
+       BASE + "block_rows = -1\n")
+simple("cfg_dtype_invalid", 2, r"line 3: \[data\] dtype = 'int7': expected native, uint8",
+       "[data]\ntrain = train.h5\ndtype = int7\n")
+simple("cfg_optimizer_unknown", 2, r"line 6: \[train\] optimizer = 'adam': not supported",
+       BASE + "optimizer = adam\n")
+simple("cfg_model_type_unknown", 2, r"line 7: \[model\] type = 'svm': not supported",
+       BASE + "[model]\ntype = svm\n")
+simple("cfg_ckpt_every_without_file", 2, r"\[checkpoint\] every = 5 needs \[checkpoint\] file",
+       BASE + "[checkpoint]\nevery = 5\n")
+
+# paths named by the config
+simple("data_file_missing", 3, r"nope\.h5: cannot read data file \(no such file\)",
+       "[data]\ntrain = nope.h5\n", data=False)
+case("test_file_missing", 3, r"nope\.h5: cannot read data file \(no such file\)")(
+    lambda d: (good(d), cfg(d, "[data]\ntrain = train.h5\ntest = nope.h5\n"))[1])
+simple("output_folder_missing", 5, r"\[output\] model '.*nodir/model\.h5': cannot create files in "
+       r"folder '.*nodir': No such file or directory", BASE + "[output]\nmodel = nodir/model.h5\n")
+simple("metrics_folder_missing", 5, r"\[output\] metrics '.*nodir/m\.csv': cannot create files",
+       BASE + "[output]\nmetrics = nodir/m.csv\n")
+case("output_under_regular_file", 5, r"\[output\] model '.*afile/model\.h5': cannot create files "
+     r"in folder '.*afile': Not a directory")(
+    lambda d: (good(d), text(d, "afile", "x\n"),
+               cfg(d, BASE + "[output]\nmodel = afile/model.h5\n"))[2])
+simple("ckpt_folder_missing", 5, r"\[checkpoint\] file '.*nodir/ck\.h5': cannot create files",
+       BASE + "[checkpoint]\nfile = nodir/ck.h5\nevery = 2\n")
+case("resume_without_ckpt_config", 2, r"--resume needs \[checkpoint\] file")(
+    lambda d: (good(d), ["--resume"] + cfg(d))[1])
+case("resume_ckpt_missing", 5, r"checkpoint '.*ck\.h5' not found")(
+    lambda d: (good(d), ["--resume"] + cfg(d, BASE + "[checkpoint]\nfile = ck.h5\n"))[1])
+case("resume_ckpt_not_hdf5", 5, r"checkpoint '.*ck\.h5' is not an HDF5 file")(
+    lambda d: (good(d), text(d, "ck.h5", "not a checkpoint\n"),
+               ["--resume"] + cfg(d, BASE + "[checkpoint]\nfile = ck.h5\n"))[2])
+
+
+# HDF5 inputs
+def data_case(name, code, frag, make, body=BASE, **kw):
+    def setup(d):
+        make(d)
+        return cfg(d, body)
+    CASES.append(Case(name, code, frag, setup, **kw))
+
+
+data_case("h5_text_file", 3, r"train\.h5: not an HDF5 file",
+          lambda d: text(d, "train.h5", "x,y\n1,0\n"))
+data_case("h5_empty_file", 3, r"train\.h5: not an HDF5 file", lambda d: text(d, "train.h5", ""))
+data_case("h5_is_directory", 3, r"train\.h5: not an HDF5 file",
+          lambda d: os.mkdir(os.path.join(d, "train.h5")))
+
+
+def _truncated(d):
+    good(d, "full.h5", m=2000, n=50, dtype="float64")
+    size = os.path.getsize(os.path.join(d, "full.h5"))
+    with open(os.path.join(d, "full.h5"), "rb") as f, open(os.path.join(d, "train.h5"), "wb") as g:
+        g.write(f.read(size // 2))
+
+
+data_case("h5_truncated", 3, r"train\.h5: .*(truncated|corrupt)", _truncated)
+data_case("h5_x_missing", 3, r"features dataset 'train_set_x' not found",
+          lambda d: h5(d, **{Y: labels()}))
+data_case("h5_y_missing", 3, r"labels dataset 'train_set_y' not found",
+          lambda d: h5(d, **{X: feats()}))
+data_case("h5_x_is_group", 3, r"'train_set_x' is not a dataset",
+          lambda d: h5(d, **{X: lambda f, k: f.create_group(k), Y: labels()}))
+data_case("h5_x_scalar", 3, r"features dataset 'train_set_x' is a scalar",
+          lambda d: h5(d, **{X: np.float32(1.5), Y: labels()}))
+data_case("h5_x_string", 3, r"features dataset 'train_set_x' has type string",
+          lambda d: h5(d, **{X: np.array([[b"ab"] * D] * M), Y: labels()}))
+data_case("h5_x_compound", 3, r"features dataset 'train_set_x' has type compound",
+          lambda d: h5(d, **{X: np.zeros(M, dtype=[("a", "f4"), ("b", "f4")]), Y: labels()}))
+data_case("h5_m_mismatch", 3, r"labels 'train_set_y' shape \(39,\) does not fit features "
+          r"'train_set_x' shape \(40, 4\)", lambda d: h5(d, **{X: feats(), Y: labels(39)}))
+data_case("h5_m_zero", 3, r"shape \(0, 4\) has no rows \(m = 0\)",
+          lambda d: h5(d, **{X: feats(0), Y: labels(0)}))
+data_case("h5_d_zero", 3, r"shape \(5, 0\) has no features \(d = 0\)",
+          lambda d: h5(d, **{X: feats(5, 0), Y: labels(5)}))
+for tag, v, dt, shown in [("2", 2, "uint8", "2"), ("minus1", -1, "int8", "-1"),
+                          ("0.5", 0.5, "float64", "0.5"), ("nan", np.nan, "float32", "nan")]:
+    data_case("h5_label_%s" % tag, 3,
+              r"label train_set_y\[39\] = %s; labels must be 0 or 1" % re.escape(shown),
+              lambda d, v=v, dt=dt: h5(d, **{X: feats(), Y: bad_labels(v, dt)}))
+data_case("h5_labels_m_by_2", 3, r"labels 'train_set_y' shape \(40, 2\) does not fit",
+          lambda d: h5(d, **{X: feats(), Y: np.zeros((M, 2), "uint8")}))
+for tag, v, dt, shown in [("nan_f32", np.nan, "float32", "nan"), ("inf_f32", np.inf, "float32", "inf"),
+                          ("inf_f64", np.inf, "float64", "inf"),
+                          ("neginf_f64", -np.inf, "float64", "-inf")]:
+    data_case("h5_feature_%s" % tag, 3,
+              r"feature train_set_x\[39\] \(flattened column 2\) = %s; features must be finite"
+              % re.escape(shown),
+              lambda d, v=v, dt=dt: h5(d, **{X: bad_feats(v, dt), Y: labels()}))
+data_case("h5_dims_overflow", 3, r"shape \(1099511627776, 1099511627776\): the element count "
+          r"overflows", lambda d: h5(d, **{X: unwritten((2**40, 2**40), "u1"),
+                                          Y: unwritten((2**40,), "u1")}))
+data_case("h5_larger_than_memory", 3, r"data set too large: 1000000 rows x 1000000 features as "
+          r"float64 need [0-9.]+ GiB.*only [0-9.]+ GiB",
+          lambda d: h5(d, **{X: unwritten((10**6, 10**6), "f8"), Y: unwritten((10**6,), "u1")}))
+data_case("h5_test_d_differs", 3, r"test features have 3 values per row, training features 4",
+          lambda d: (good(d), good(d, "test.h5", m=20, n=3, xname="test_set_x",
+                                    yname="test_set_y")),
+          body="[data]\ntrain = train.h5\ntest = test.h5\n")
+data_case("h5_test_bad_label", 3, r"test\.h5: label test_set_y\[19\] = 7",
+          lambda d: (good(d), h5(d, "test.h5", test_set_x=feats(20), test_set_y=np.array(
+              [0, 1] * 9 + [0, 7], "uint8"))),
+          body="[data]\ntrain = train.h5\ntest = test.h5\n")
+data_case("dtype_uint8_on_float", 2, r"\[data\] dtype = uint8 needs unsigned 8-bit features, but "
+          r".*train\.h5:train_set_x is float32", good,
+          body="[data]\ntrain = train.h5\ndtype = uint8\n")
+
+
+# training
+# Features 1e150, mostly positive labels, lr 1e300: J(w_0) = log 2 and the gradient
+# (about -2.5e149 per weight) are finite, the first update overflows w, so iteration 1 is NaN/Inf.
+data_case("train_diverges", 4, r"training diverged at iteration 1\b",
+          lambda d: h5(d, **{X: np.full((M, D), 1e150), Y: (np.arange(M) % 4 != 0).astype("u1")}),
+          body=BASE + "learning_rate = 1e300\n")
+
+
+# ---- driver ---------------------------------------------------------------------------
+
+def judge(c, code, out, err, secs, d):
+    """List of problems (empty = pass)."""
+    probs = []
+    both = out + err
+    if code is None:
+        return ["HANG: no exit within %.0f s (killed)" % TIME_LIMIT]
+    if code != c.code:
+        probs.append("exit code %d, expected %d" % (code, c.code))
+    if secs > TIME_LIMIT:
+        probs.append("took %.1f s > %.0f s" % (secs, TIME_LIMIT))
+    rx = re.compile(c.frag)
+    if not rx.search(err):
+        probs.append("stderr lacks /%s/" % c.frag)
+    n = len(rx.findall(both))
+    if n > 1:
+        probs.append("message printed %d times" % n)
+    if c.usage:
+        nu = both.count("usage:")
+        if nu != 1:
+            probs.append("usage printed %d times" % nu)
+    nerr = len(ERRLINE.findall(both))
+    if (not c.usage and nerr != 1) or (c.usage and nerr > 1):
+        probs.append("%d 'dztrain: rank R:' error lines, expected %s" % (nerr, "<= 1" if c.usage else 1))
+    noise = NOISE.findall(both)
+    if noise and not c.abort_ok:
+        probs.append("noise in output: %s" % sorted(set(noise)))
+    left = [f for f in os.listdir(d) if f.startswith("model.h5")]
+    if left:
+        probs.append("model file(s) written: %s" % left)
+    return probs
+
+
+def excerpt(s, n=400):
+    s = "\n".join(l for l in s.strip().splitlines() if l.strip() and not l.startswith("-----"))
+    return s if len(s) <= n else s[:n] + " ..."
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ranks", type=int, default=1)
+    ap.add_argument("--only", default=None, help="regex over case names")
+    ap.add_argument("--list", action="store_true")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    a = ap.parse_args()
+    cases = [c for c in CASES if not a.only or re.search(a.only, c.name)]
+    names = [c.name for c in CASES]
+    assert len(names) == len(set(names)), "duplicate case names"
+    if a.list:
+        for c in cases:
+            print("%-28s exit %d  /%s/" % (c.name, c.code, c.frag))
+        print("%d cases" % len(cases))
+        return
+    if not os.access(dztest.TRAINER, os.X_OK):
+        print("trainer not found: %s" % dztest.TRAINER)
+        sys.exit(dztest.SKIP)
+    print("badinput: %d cases at N = %d rank(s), %d thread(s) each, %.0f s limit per run"
+          % (len(cases), a.ranks, THREADS, TIME_LIMIT), flush=True)
+    root = workdir("badinput_n%d" % a.ranks)
+    ck = Checker("badinput")
+    aborted, skipped, failed = [], [], []
+    for c in cases:
+        why = c.skip() if c.skip else None
+        if why:
+            skipped.append(c.name)
+            print("skip %-28s (%s)" % (c.name, why), flush=True)
+            continue
+        d = os.path.join(root, c.name)
+        os.makedirs(d)
+        args = c.setup(d)
+        code, out, err, secs = run(a.ranks, args, d)
+        probs = judge(c, code, out, err, secs, d)
+        if re.search(r"MPI_ABORT|MPI_Abort", out + err):
+            aborted.append(c.name)
+        shown = "hang" if code is None else "exit %d" % code
+        if probs:
+            failed.append(c.name)
+            ck.check(False, "%s (N=%d): %s; %s, %.1f s; stderr: %s"
+                     % (c.name, a.ranks, "; ".join(probs), shown, secs, excerpt(err)))
+        else:
+            ck.check(True, c.name)
+            print("ok   %-28s %s, %.1f s" % (c.name, shown, secs), flush=True)
+        if a.verbose:
+            print("  $ trainer %s\n  stdout: %s\n  stderr: %s" % (" ".join(args), excerpt(out),
+                                                                 excerpt(err, 2000)))
+    print("ended by MPI_Abort (info): %s" % (", ".join(aborted) or "none"))
+    if skipped:
+        print("skipped: %s" % ", ".join(skipped))
+    if failed:
+        print("failed cases: %s" % ", ".join(failed))
+    ck.finish()
+
+
+if __name__ == "__main__":
+    main()
