@@ -70,159 +70,139 @@ void dz_shard_free(dz_shard *s)
 
 /* ---- phase 1: inspection on rank 0 ---------------------------------------------------- */
 
-typedef struct plan {
-    int64_t m, d;
-    int xrank;          /* rank (number of dims) of the features dataset */
-    int ylayout;        /* 0: (m,)  1: (m,1)  2: (1,m) */
-    int ytype_float;    /* labels stored as floating point */
-    dz_dtype mem;       /* in-memory feature type */
-    char file_type[64];
-} plan;
-
-static void describe_type(hid_t t, char *out, size_t len)
+static void describe_type(hid_t t, dz_dsinfo *info)
 {
     H5T_class_t c = H5Tget_class(t);
     size_t sz = H5Tget_size(t);
-    switch (c) {
-    case H5T_INTEGER:
-        snprintf(out, len, "%sint%zu", H5Tget_sign(t) == H5T_SGN_NONE ? "u" : "", sz * 8);
-        break;
-    case H5T_FLOAT: snprintf(out, len, "float%zu", sz * 8); break;
-    case H5T_STRING: snprintf(out, len, "string"); break;
-    case H5T_COMPOUND: snprintf(out, len, "compound"); break;
-    case H5T_ENUM: snprintf(out, len, "enum"); break;
-    case H5T_ARRAY: snprintf(out, len, "array"); break;
-    case H5T_OPAQUE: snprintf(out, len, "opaque"); break;
-    case H5T_BITFIELD: snprintf(out, len, "bitfield"); break;
-    case H5T_REFERENCE: snprintf(out, len, "reference"); break;
-    case H5T_VLEN: snprintf(out, len, "vlen"); break;
-    default: snprintf(out, len, "unknown"); break;
-    }
+    info->size = sz;
+    info->cls = c == H5T_INTEGER ? DZ_CLASS_INT : c == H5T_FLOAT ? DZ_CLASS_FLOAT : DZ_CLASS_OTHER;
+    info->is_signed = c == H5T_INTEGER && H5Tget_sign(t) != H5T_SGN_NONE;
+    const char *name = c == H5T_STRING ? "string" : c == H5T_COMPOUND ? "compound"
+                     : c == H5T_ENUM ? "enum" : c == H5T_ARRAY ? "array" : c == H5T_OPAQUE ? "opaque"
+                     : c == H5T_BITFIELD ? "bitfield" : c == H5T_REFERENCE ? "reference"
+                     : c == H5T_VLEN ? "vlen" : "unknown";
+    if (c == H5T_INTEGER)
+        snprintf(info->type, sizeof info->type, "%sint%zu", info->is_signed ? "" : "u", sz * 8);
+    else if (c == H5T_FLOAT)
+        snprintf(info->type, sizeof info->type, "float%zu", sz * 8);
+    else
+        snprintf(info->type, sizeof info->type, "%s", name);
 }
 
-/* Opens dataset name in f and checks it is numeric; fills dims. Returns dataset id or -1. */
-static hid_t open_numeric(hid_t f, const char *path, const char *name, const char *what,
-                          int *ndims, hsize_t dims[H5S_MAX_RANK], int *is_float, char *tname,
-                          size_t tlen, dz_err *e)
+/* Describe dataset name of f (shape, type) without reading it. */
+static int describe(hid_t f, const char *path, const char *name, const char *what, dz_dsinfo *info,
+                    dz_err *e)
 {
-    if (H5Lexists(f, name, H5P_DEFAULT) <= 0) {
-        dz_fail(e, DZ_EDATA, "%s: %s dataset '%s' not found", path, what, name);
-        return -1;
-    }
+    memset(info, 0, sizeof *info);
+    if (H5Lexists(f, name, H5P_DEFAULT) <= 0)
+        return dz_fail(e, DZ_EDATA, "%s: %s dataset '%s' not found", path, what, name);
     hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
-    if (ds < 0) {
-        dz_fail(e, DZ_EDATA, "%s: '%s' is not a dataset", path, name);
-        return -1;
-    }
+    if (ds < 0)
+        return dz_fail(e, DZ_EDATA, "%s: '%s' is not a dataset", path, name);
     hid_t t = H5Dget_type(ds);
-    describe_type(t, tname, tlen);
-    H5T_class_t c = H5Tget_class(t);
+    describe_type(t, info);
     H5Tclose(t);
-    if (c != H5T_INTEGER && c != H5T_FLOAT) {
-        dz_fail(e, DZ_EDATA, "%s: %s dataset '%s' has type %s; expected an integer or float type",
-                path, what, name, tname);
-        H5Dclose(ds);
-        return -1;
-    }
-    *is_float = c == H5T_FLOAT;
     hid_t sp = H5Dget_space(ds);
-    *ndims = H5Sget_simple_extent_ndims(sp);
-    if (*ndims > 0)
+    int nd = H5Sget_simple_extent_ndims(sp);
+    hsize_t dims[H5S_MAX_RANK];
+    if (nd > 0 && nd <= H5S_MAX_RANK)
         H5Sget_simple_extent_dims(sp, dims, NULL);
+    info->ndims = nd < 0 ? 0 : nd;
+    for (int i = 0; i < info->ndims; i++)
+        info->dims[i] = (uint64_t)dims[i];
     H5Sclose(sp);
-    if (*ndims < 1) {
-        dz_fail(e, DZ_EDATA, "%s: %s dataset '%s' is a scalar (rank 0); expected shape (m, ...)",
-                path, what, name);
-        H5Dclose(ds);
-        return -1;
-    }
-    return ds;
+    H5Dclose(ds);
+    return DZ_OK;
 }
 
-static void format_dims(int n, const hsize_t *dims, char *out, size_t len)
+static void format_dims(const dz_dsinfo *x, char *out, size_t len)
 {
     size_t k = (size_t)snprintf(out, len, "(");
-    for (int i = 0; i < n && k < len; i++)
+    for (int i = 0; i < x->ndims && k < len; i++)
         k += (size_t)snprintf(out + k, len - k, "%s%llu", i ? ", " : "",
-                              (unsigned long long)dims[i]);
+                              (unsigned long long)x->dims[i]);
     if (k < len)
-        snprintf(out + k, len - k, "%s)", n == 1 ? "," : "");
+        snprintf(out + k, len - k, "%s)", x->ndims == 1 ? "," : "");
+}
+
+int dz_data_validate(const char *path, const char *xname, const char *yname, const dz_dsinfo *x,
+                     const dz_dsinfo *y, dz_dtype want, dz_plan *p, dz_err *e)
+{
+    memset(p, 0, sizeof *p);
+    char xs[160], ys[160];
+    format_dims(x, xs, sizeof xs);
+    format_dims(y, ys, sizeof ys);
+    if (x->cls == DZ_CLASS_OTHER)
+        return dz_fail(e, DZ_EDATA, "%s: features dataset '%s' has type %s; expected an integer or float type",
+                       path, xname, x->type);
+    if (y->cls == DZ_CLASS_OTHER)
+        return dz_fail(e, DZ_EDATA, "%s: labels dataset '%s' has type %s; expected an integer or float type",
+                       path, yname, y->type);
+    if (x->ndims < 1)
+        return dz_fail(e, DZ_EDATA, "%s: features dataset '%s' is a scalar (rank 0); expected shape (m, ...)",
+                       path, xname);
+    if (y->ndims < 1)
+        return dz_fail(e, DZ_EDATA, "%s: labels dataset '%s' is a scalar (rank 0); expected shape (m,)",
+                       path, yname);
+    if (x->size == 0 || x->size > 16 || y->size == 0 || y->size > 16)
+        return dz_fail(e, DZ_EDATA, "%s: unsupported element size (features %zu, labels %zu bytes)",
+                       path, x->size, y->size);
+    uint64_t d = 1, bytes = 0, m = x->dims[0];
+    int overflow = 0;
+    for (int i = 1; i < x->ndims; i++)
+        overflow |= __builtin_mul_overflow(d, x->dims[i], &d);
+    overflow = overflow || __builtin_mul_overflow(d, m, &bytes) ||
+               __builtin_mul_overflow(bytes, (uint64_t)8, &bytes) || d > ((uint64_t)1 << 40) ||
+               m > ((uint64_t)1 << 50);
+    if (overflow)
+        return dz_fail(e, DZ_EDATA, "%s: features '%s' shape %s: the element count overflows 64 bits",
+                       path, xname, xs);
+    if (m == 0)
+        return dz_fail(e, DZ_EDATA, "%s: features '%s' shape %s has no rows (m = 0)", path, xname, xs);
+    if (d == 0)
+        return dz_fail(e, DZ_EDATA, "%s: features '%s' shape %s has no features (d = 0)", path, xname, xs);
+    int yl;
+    if (y->ndims == 1 && y->dims[0] == m) yl = 0;
+    else if (y->ndims == 2 && y->dims[0] == m && y->dims[1] == 1) yl = 1;
+    else if (y->ndims == 2 && y->dims[0] == 1 && y->dims[1] == m) yl = 2;
+    else
+        return dz_fail(e, DZ_EDATA,
+                       "%s: labels '%s' shape %s does not fit features '%s' shape %s: expected (%llu,), "
+                       "(%llu, 1) or (1, %llu)",
+                       path, yname, ys, xname, xs, (unsigned long long)m, (unsigned long long)m,
+                       (unsigned long long)m);
+    /* In-memory type: native keeps what is exact and compact. */
+    dz_dtype nat;
+    if (x->cls == DZ_CLASS_INT && x->size == 1 && !x->is_signed) nat = DZ_DTYPE_U8;
+    else if (x->cls == DZ_CLASS_INT && x->size <= 2) nat = DZ_DTYPE_F32; /* exact in float32 */
+    else if (x->cls == DZ_CLASS_FLOAT && x->size <= 4) nat = DZ_DTYPE_F32;
+    else nat = DZ_DTYPE_F64;
+    if (want == DZ_DTYPE_U8 && nat != DZ_DTYPE_U8)
+        return dz_fail(e, DZ_ECONFIG, "[data] dtype = uint8 needs unsigned 8-bit features, but %s:%s is %s",
+                       path, xname, x->type);
+    p->m = (int64_t)m;
+    p->d = (int64_t)d;
+    p->ylayout = yl;
+    p->mem = want == DZ_DTYPE_NATIVE ? nat : want;
+    snprintf(p->file_type, sizeof p->file_type, "%s", x->type);
+    return DZ_OK;
 }
 
 static int inspect(const char *path, const char *xname, const char *yname, dz_dtype want,
-                   plan *p, dz_err *e)
+                   dz_plan *p, dz_err *e)
 {
     if (access(path, R_OK) != 0)
         return dz_fail(e, DZ_EDATA, "%s: cannot read data file (%s)", path,
                        access(path, F_OK) ? "no such file" : "permission denied");
-    htri_t is = H5Fis_hdf5(path);
-    if (is <= 0)
+    if (H5Fis_hdf5(path) <= 0)
         return dz_fail(e, DZ_EDATA, "%s: not an HDF5 file (or truncated/corrupt)", path);
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0)
         return dz_fail(e, DZ_EDATA, "%s: HDF5 cannot open the file (truncated or corrupt?)", path);
-    int xn = 0, yn = 0, xf = 0, yf = 0;
-    hsize_t xd[H5S_MAX_RANK], yd[H5S_MAX_RANK];
-    char xt[32], yt[32];
-    hid_t xs = open_numeric(f, path, xname, "features", &xn, xd, &xf, xt, sizeof xt, e);
-    hid_t ys = xs < 0 ? -1 : open_numeric(f, path, yname, "labels", &yn, yd, &yf, yt, sizeof yt, e);
-    if (xs >= 0 && ys >= 0) {
-        char xs_s[128], ys_s[128];
-        format_dims(xn, xd, xs_s, sizeof xs_s);
-        format_dims(yn, yd, ys_s, sizeof ys_s);
-        uint64_t d = 1;
-        int overflow = 0;
-        for (int i = 1; i < xn; i++)
-            overflow |= __builtin_mul_overflow(d, (uint64_t)xd[i], &d);
-        uint64_t bytes;
-        overflow |= __builtin_mul_overflow(d, (uint64_t)xd[0], &bytes) ||
-                    __builtin_mul_overflow(bytes, (uint64_t)8, &bytes) || d > ((uint64_t)1 << 40) ||
-                    xd[0] > ((uint64_t)1 << 50);
-        uint64_t m = xd[0];
-        if (overflow)
-            dz_fail(e, DZ_EDATA, "%s: features '%s' shape %s: the element count overflows 64 bits",
-                    path, xname, xs_s);
-        else if (m == 0)
-            dz_fail(e, DZ_EDATA, "%s: features '%s' shape %s has no rows (m = 0)", path, xname, xs_s);
-        else if (d == 0)
-            dz_fail(e, DZ_EDATA, "%s: features '%s' shape %s has no features (d = 0)", path, xname,
-                    xs_s);
-        else if (!((yn == 1 && yd[0] == m) || (yn == 2 && yd[0] == m && yd[1] == 1) ||
-                   (yn == 2 && yd[0] == 1 && yd[1] == m)))
-            dz_fail(e, DZ_EDATA,
-                    "%s: labels '%s' shape %s does not fit features '%s' shape %s: expected (%llu,), "
-                    "(%llu, 1) or (1, %llu)",
-                    path, yname, ys_s, xname, xs_s, (unsigned long long)m, (unsigned long long)m,
-                    (unsigned long long)m);
-        else {
-            p->m = (int64_t)m;
-            p->d = (int64_t)d;
-            p->xrank = xn;
-            p->ylayout = yn == 1 ? 0 : (yd[0] == m && yd[1] == 1) ? 1 : 2;
-            p->ytype_float = yf;
-            snprintf(p->file_type, sizeof p->file_type, "%s", xt);
-            /* In-memory type: native keeps what is exact and compact. */
-            dz_dtype nat;
-            hid_t t = H5Dget_type(xs);
-            size_t sz = H5Tget_size(t);
-            int uns = !xf && H5Tget_sign(t) == H5T_SGN_NONE;
-            H5Tclose(t);
-            if (!xf && sz == 1 && uns) nat = DZ_DTYPE_U8;
-            else if (!xf && sz <= 2) nat = DZ_DTYPE_F32;   /* int8/int16/uint16: exact in float32 */
-            else if (xf && sz <= 4) nat = DZ_DTYPE_F32;
-            else nat = DZ_DTYPE_F64;
-            if (want == DZ_DTYPE_NATIVE)
-                p->mem = nat;
-            else if (want == DZ_DTYPE_U8 && nat != DZ_DTYPE_U8)
-                dz_fail(e, DZ_ECONFIG,
-                        "[data] dtype = uint8 needs unsigned 8-bit features, but %s:%s is %s", path,
-                        xname, xt);
-            else
-                p->mem = want;
-        }
-    }
-    if (ys >= 0) H5Dclose(ys);
-    if (xs >= 0) H5Dclose(xs);
+    dz_dsinfo x, y;
+    if (describe(f, path, xname, "features", &x, e) == DZ_OK &&
+        describe(f, path, yname, "labels", &y, e) == DZ_OK)
+        dz_data_validate(path, xname, yname, &x, &y, want, p, e);
     H5Fclose(f);
     return e->code;
 }
@@ -395,7 +375,7 @@ int dz_shard_load(MPI_Comm comm, const char *path, const char *xname, const char
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* our messages, not HDF5's error stack */
 
     /* 1. inspect on rank 0, share the plan */
-    plan p;
+    dz_plan p;
     memset(&p, 0, sizeof p);
     if (rank == 0)
         inspect(path, xname, yname, want, &p, e);

@@ -58,4 +58,29 @@ int dz_shard_load(MPI_Comm comm, const char *path, const char *xname, const char
 
 void dz_shard_free(dz_shard *s);
 
+/* What rank 0 learns about a dataset before reading it (from HDF5, or made up by a fuzzer). */
+enum { DZ_CLASS_INT = 0, DZ_CLASS_FLOAT = 1, DZ_CLASS_OTHER = 2 };
+typedef struct dz_dsinfo {
+    int ndims;            /* 0 for a scalar */
+    uint64_t dims[32];
+    int cls;              /* DZ_CLASS_* */
+    size_t size;          /* bytes per element */
+    int is_signed;
+    char type[32];        /* "uint8", "float64", "string", ... */
+} dz_dsinfo;
+
+/* The verdict on a data set: its shape and how it is held in memory. */
+typedef struct dz_plan {
+    int64_t m, d;
+    int ylayout;          /* labels 0: (m,)  1: (m, 1)  2: (1, m) */
+    dz_dtype mem;         /* in-memory feature type */
+    char file_type[64];
+} dz_plan;
+
+/* Check features x and labels y (shapes, types, overflow, m = 0, d = 0) and choose the
+ * in-memory type for `want`.  Pure: no I/O, no MPI. Returns DZ_OK, DZ_EDATA or DZ_ECONFIG
+ * with a message naming path, the dataset and the values found. */
+int dz_data_validate(const char *path, const char *xname, const char *yname, const dz_dsinfo *x,
+                     const dz_dsinfo *y, dz_dtype want, dz_plan *p, dz_err *e);
+
 #endif
