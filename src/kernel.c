@@ -3,43 +3,75 @@
  * Shapes: x is rows × d (row-major, type T), w is d (double), out is d + 2 (double).
  * Rows are taken four at a time: one load of w serves four dot products, then the gradient
  * update adds the four rows' dz·x in row order while they are still in cache.  Vectors are
- * GCC/Clang vector extensions (4 doubles); every inexact operation has a fixed order.
+ * GCC/Clang vector extensions of VW doubles (8 with AVX-512, else 4); features are widened to
+ * double as they are loaded, so uint8 and float32 data stay compact in memory.  Every inexact
+ * operation has a fixed order for a given build (this file is compiled with FMA contraction),
+ * so a block's result does not depend on which rank or thread computes it.
  */
 #include "dz/kernel.h"
 
 #include <math.h>
 #include <omp.h>
-#if defined(__AVX2__)
+#if defined(__AVX2__) || defined(__AVX512F__)
 #include <immintrin.h>
 #endif
 #include <stdlib.h>
 #include <string.h>
 
-typedef double v4d __attribute__((vector_size(32)));
-typedef float v4f __attribute__((vector_size(16)));
-typedef uint8_t v4u8 __attribute__((vector_size(4)));
-typedef int32_t v4i __attribute__((vector_size(16)));
+#if defined(__AVX512F__)
+#define VW 8
+#else
+#define VW 4
+#endif
+typedef double vd __attribute__((vector_size(VW * 8)));
+typedef float vf __attribute__((vector_size(VW * 4)));
+typedef int32_t vi __attribute__((vector_size(VW * 4)));
+typedef uint8_t vu8 __attribute__((vector_size(VW)));
 
-static inline v4d load_f64(const double *p) { v4d v; memcpy(&v, p, sizeof v); return v; }
-#if defined(__AVX2__)
-/* Explicit widening loads: GCC scalarises __builtin_convertvector from 8-bit lanes. */
-static inline v4d load_f32(const float *p) { return (v4d)_mm256_cvtps_pd(_mm_loadu_ps(p)); }
-static inline v4d load_u8(const uint8_t *p)
+static inline vd load_f64(const double *p) { vd v; memcpy(&v, p, sizeof v); return v; }
+static inline void store_f64(double *p, vd v) { memcpy(p, &v, sizeof v); }
+/* Explicit widening loads where we have them: GCC scalarises __builtin_convertvector from
+ * 8-bit lanes. */
+#if defined(__AVX512F__)
+static inline vd load_f32(const float *p) { return (vd)_mm512_cvtps_pd(_mm256_loadu_ps(p)); }
+static inline vd load_u8(const uint8_t *p)
+{
+    return (vd)_mm512_cvtepi32_pd(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p)));
+}
+#elif defined(__AVX2__)
+static inline vd load_f32(const float *p) { return (vd)_mm256_cvtps_pd(_mm_loadu_ps(p)); }
+static inline vd load_u8(const uint8_t *p)
 {
     int32_t t;
     memcpy(&t, p, sizeof t);
-    return (v4d)_mm256_cvtepi32_pd(_mm_cvtepu8_epi32(_mm_cvtsi32_si128(t)));
+    return (vd)_mm256_cvtepi32_pd(_mm_cvtepu8_epi32(_mm_cvtsi32_si128(t)));
 }
 #else
-static inline v4d load_f32(const float *p) { v4f v; memcpy(&v, p, sizeof v); return __builtin_convertvector(v, v4d); }
-static inline v4d load_u8(const uint8_t *p)
+static inline vd load_f32(const float *p) { vf v; memcpy(&v, p, sizeof v); return __builtin_convertvector(v, vd); }
+static inline vd load_u8(const uint8_t *p)
 {
-    v4u8 v;
+    vu8 v;
     memcpy(&v, p, sizeof v);
-    return __builtin_convertvector(__builtin_convertvector(v, v4i), v4d);
+    return __builtin_convertvector(__builtin_convertvector(v, vi), vd);
 }
 #endif
-static inline void store_f64(double *p, v4d v) { memcpy(p, &v, sizeof v); }
+
+static inline double hsum(vd v)
+{
+#if VW == 8
+    return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+#else
+    return (v[0] + v[1]) + (v[2] + v[3]);
+#endif
+}
+
+static inline vd splat(double x)
+{
+    vd v;
+    for (int l = 0; l < VW; l++)
+        v[l] = x;
+    return v;
+}
 
 void dz_logistic(double z, double y, double *a, double *loss)
 {
@@ -54,18 +86,17 @@ void dz_logistic(double z, double y, double *a, double *loss)
     }
 }
 
-static inline double hsum(v4d v) { return (v[0] + v[1]) + (v[2] + v[3]); }
 
 /* One generator for each feature type T with vector load LOAD. */
 #define DEFINE_KERNELS(T, SUF, LOAD)                                                         \
     /* z of one row: 8 lanes over d8 = d - d % 8, then the tail in order */                  \
     static inline double dot1_##SUF(const T *x, const double *w, int64_t d)                  \
     {                                                                                        \
-        v4d a0 = {0, 0, 0, 0}, a1 = {0, 0, 0, 0};                                            \
+        vd a0 = splat(0), a1 = splat(0);                                                     \
         int64_t j = 0;                                                                       \
-        for (; j + 8 <= d; j += 8) {                                                         \
+        for (; j + 2 * VW <= d; j += 2 * VW) {                                               \
             a0 += load_f64(w + j) * LOAD(x + j);                                             \
-            a1 += load_f64(w + j + 4) * LOAD(x + j + 4);                                     \
+            a1 += load_f64(w + j + VW) * LOAD(x + j + VW);                                   \
         }                                                                                    \
         double s = hsum(a0 + a1);                                                            \
         for (; j < d; j++)                                                                   \
@@ -76,15 +107,15 @@ static inline double hsum(v4d v) { return (v[0] + v[1]) + (v[2] + v[3]); }
     static inline void dot4_##SUF(const T *x0, int64_t d, const double *w, double z[4])      \
     {                                                                                        \
         const T *x1 = x0 + d, *x2 = x1 + d, *x3 = x2 + d;                                    \
-        v4d a00 = {0, 0, 0, 0}, a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00,       \
-            a30 = a00, a31 = a00;                                                            \
+        vd a00 = splat(0), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00,            \
+           a30 = a00, a31 = a00;                                                             \
         int64_t j = 0;                                                                       \
-        for (; j + 8 <= d; j += 8) {                                                         \
-            v4d w0 = load_f64(w + j), w1 = load_f64(w + j + 4);                              \
-            a00 += w0 * LOAD(x0 + j); a01 += w1 * LOAD(x0 + j + 4);                          \
-            a10 += w0 * LOAD(x1 + j); a11 += w1 * LOAD(x1 + j + 4);                          \
-            a20 += w0 * LOAD(x2 + j); a21 += w1 * LOAD(x2 + j + 4);                          \
-            a30 += w0 * LOAD(x3 + j); a31 += w1 * LOAD(x3 + j + 4);                          \
+        for (; j + 2 * VW <= d; j += 2 * VW) {                                               \
+            vd w0 = load_f64(w + j), w1 = load_f64(w + j + VW);                              \
+            a00 += w0 * LOAD(x0 + j); a01 += w1 * LOAD(x0 + j + VW);                         \
+            a10 += w0 * LOAD(x1 + j); a11 += w1 * LOAD(x1 + j + VW);                         \
+            a20 += w0 * LOAD(x2 + j); a21 += w1 * LOAD(x2 + j + VW);                         \
+            a30 += w0 * LOAD(x3 + j); a31 += w1 * LOAD(x3 + j + VW);                         \
         }                                                                                    \
         double s0 = hsum(a00 + a01), s1 = hsum(a10 + a11), s2 = hsum(a20 + a21),             \
                s3 = hsum(a30 + a31);                                                         \
@@ -111,11 +142,10 @@ static inline double hsum(v4d v) { return (v[0] + v[1]) + (v[2] + v[3]); }
                 sdz += dz[r];                                                                \
                 sloss += l;                                                                  \
             }                                                                                \
-            v4d c0 = {dz[0], dz[0], dz[0], dz[0]}, c1 = {dz[1], dz[1], dz[1], dz[1]};        \
-            v4d c2 = {dz[2], dz[2], dz[2], dz[2]}, c3 = {dz[3], dz[3], dz[3], dz[3]};        \
+            vd c0 = splat(dz[0]), c1 = splat(dz[1]), c2 = splat(dz[2]), c3 = splat(dz[3]);   \
             int64_t j = 0;                                                                   \
-            for (; j + 4 <= d; j += 4) {                                                     \
-                v4d g = load_f64(out + j);                                                   \
+            for (; j + VW <= d; j += VW) {                                                   \
+                vd g = load_f64(out + j);                                                    \
                 g += c0 * LOAD(x0 + j);                                                      \
                 g += c1 * LOAD(x1 + j);                                                      \
                 g += c2 * LOAD(x2 + j);                                                      \
