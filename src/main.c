@@ -52,11 +52,19 @@ int main(int argc, char **argv)
             if (rank == 0) usage(stdout);
             MPI_Finalize();
             return 0;
-        } else if (argv[i][0] == '-' || path) bad = 1;
-        else path = argv[i];
+        } else if (argv[i][0] == '-' || path) {
+            if (!bad && rank == 0)
+                fprintf(stderr, "dztrain: %s '%s'\n",
+                        argv[i][0] == '-' ? "unknown option" : "more than one config file:", argv[i]);
+            bad = 1;
+        } else path = argv[i];
     }
     if (bad || !path) {
-        if (rank == 0) usage(stderr);
+        if (rank == 0) {
+            if (!bad)
+                fprintf(stderr, "dztrain: no config file given\n");
+            usage(stderr);
+        }
         MPI_Finalize();
         return DZ_ECONFIG;
     }

@@ -55,11 +55,16 @@ void dz_acc_free(dz_acc *a)
 
 void dz_acc_set_bound(dz_acc *a, int64_t k, double bound)
 {
-    int e = 0;
-    if (bound > 0)
-        frexp(bound, &e); /* bound < 2^e */
+    /* E with bound < 2^E; x = v·2^(40−E) then has |x| <= 2^40.  E is clamped to [−960, 1024]
+     * so the scale 2^(40−E) stays a normal number; a bound past DBL_MAX uses E = 1024. */
+    int e = 1024;
+    if (isfinite(bound)) {
+        e = 0;
+        if (bound > 0)
+            frexp(bound, &e);
+    }
     if (e < -960) e = -960;
-    if (e > 980) e = 980;
+    if (e > 1024) e = 1024;
     a->to_fix[k] = ldexp(1.0, DZ_FIX_BITS - e);
 }
 

@@ -142,9 +142,10 @@ static void bcast_metrics(MPI_Comm comm, dz_metrics *m)
 /* Rank 0 writes a checkpoint of the state after `done` updates; the verdict is broadcast. */
 static int write_checkpoint(MPI_Comm comm, int rank, const dz_config *cfg, const dz_shard *s,
                             int64_t done, double elapsed, double *p, dz_optim *o,
-                            dz_metrics *met, dz_err *e)
+                            dz_metrics *met, int quiet, dz_err *e)
 {
     if (rank == 0) {
+        double t0 = MPI_Wtime();
         dz_ckpt c;
         memset(&c, 0, sizeof c);
         c.iteration = done;
@@ -164,7 +165,9 @@ static int write_checkpoint(MPI_Comm comm, int rank, const dz_config *cfg, const
         snprintf(c.data_dtype, sizeof c.data_dtype, "%s", dz_dtype_name(s->dtype));
         snprintf(c.data_file_type, sizeof c.data_file_type, "%s", s->file_type);
         c.data_checksum = s->checksum;
-        dz_ckpt_write(cfg->ckpt_file, &c, e); /* c borrows everything: nothing to free */
+        if (dz_ckpt_write(cfg->ckpt_file, &c, e) == DZ_OK && !quiet) /* c borrows: no free */
+            printf("checkpoint: iteration %lld written to %s in %.3f s\n", (long long)done,
+                   cfg->ckpt_file, MPI_Wtime() - t0);
     }
     return dz_err_agree(comm, e);
 }
@@ -249,7 +252,9 @@ int dz_train(MPI_Comm comm, const dz_config *cfg, const dz_run_opts *opts, dz_er
         }
         dz_ckpt_free(&c);
     }
-    if (dz_err_agree(comm, e) == DZ_OK && opts->resume) {
+    if (dz_err_agree(comm, e) != DZ_OK)
+        goto done;
+    if (opts->resume) {
         DZ_MPI(MPI_Bcast(&start, 1, MPI_INT64_T, 0, comm));
         DZ_MPI(MPI_Bcast(&elapsed0, 1, MPI_DOUBLE, 0, comm));
         DZ_MPI(MPI_Bcast(p, (int)n, MPI_DOUBLE, 0, comm));
@@ -298,7 +303,7 @@ int dz_train(MPI_Comm comm, const dz_config *cfg, const dz_run_opts *opts, dz_er
         int stop = wk.grad[0].flags[DZ_FLAG_STOP] > 0;
         int due = cfg->ckpt_every > 0 && done_it % cfg->ckpt_every == 0;
         if (cfg->ckpt_file[0] && (stop || due) &&
-            write_checkpoint(comm, rank, cfg, &tr, done_it, elapsed, p, &opt, &met, e) != DZ_OK)
+            write_checkpoint(comm, rank, cfg, &tr, done_it, elapsed, p, &opt, &met, opts->quiet, e) != DZ_OK)
             goto done;
         if (stop) {
             dz_fail(e, DZ_EINTERRUPTED, "stopped by a signal after iteration %lld; %s", (long long)it,
