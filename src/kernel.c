@@ -1,8 +1,10 @@
 /* kernel.c — fused logistic-regression block kernels (see dz/kernel.h).
  *
  * Shapes: x is rows × d (row-major, type T), w is d (double), out is d + 2 (double).
- * Rows are taken four at a time: one load of w serves four dot products, then the gradient
- * update adds the four rows' dz·x in row order while they are still in cache.  Vectors are
+ * Rows are taken DZ_TILE (8) at a time: one load of w serves eight dot products, then the
+ * gradient update adds the eight rows' dz·x in row order while they are still in cache, and
+ * prefetches the next tile from memory meanwhile (the tile's reuse would otherwise leave the
+ * memory bus idle).  Vectors are
  * GCC/Clang vector extensions of VW doubles (8 with AVX-512, else 4); features are widened to
  * double as they are loaded, so uint8 and float32 data stay compact in memory.  Every inexact
  * operation has a fixed order for a given build (this file is compiled with FMA contraction),
@@ -22,6 +24,12 @@
 #define VW 8
 #else
 #define VW 4
+#endif
+
+
+
+#ifndef DZ_TILE
+#define DZ_TILE 8 /* rows per tile */
 #endif
 typedef double vd __attribute__((vector_size(VW * 8)));
 typedef float vf __attribute__((vector_size(VW * 4)));
@@ -87,9 +95,10 @@ void dz_logistic(double z, double y, double *a, double *loss)
 }
 
 
-/* One generator for each feature type T with vector load LOAD. */
+/* One generator for each feature type T with vector load LOAD.  R = DZ_TILE rows per tile;
+ * the loops over r have a constant trip count and are unrolled by the compiler. */
 #define DEFINE_KERNELS(T, SUF, LOAD)                                                         \
-    /* z of one row: 8 lanes over d8 = d - d % 8, then the tail in order */                  \
+    /* z of one row: 2·VW lanes, then the tail in order */                                   \
     static inline double dot1_##SUF(const T *x, const double *w, int64_t d)                  \
     {                                                                                        \
         vd a0 = splat(0), a1 = splat(0);                                                     \
@@ -103,27 +112,26 @@ void dz_logistic(double z, double y, double *a, double *loss)
             s += w[j] * (double)x[j];                                                        \
         return s;                                                                            \
     }                                                                                        \
-    /* the same for four rows at once: identical per-row order */                            \
-    static inline void dot4_##SUF(const T *x0, int64_t d, const double *w, double z[4])      \
+    /* the same for R rows at once (one load of w serves R rows): same per-row order */      \
+    static inline void dotR_##SUF(const T *x0, int64_t d, const double *w, double z[DZ_TILE]) \
     {                                                                                        \
-        const T *x1 = x0 + d, *x2 = x1 + d, *x3 = x2 + d;                                    \
-        vd a00 = splat(0), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00,            \
-           a30 = a00, a31 = a00;                                                             \
+        vd a[DZ_TILE][2];                                                                    \
+        for (int r = 0; r < DZ_TILE; r++)                                                    \
+            a[r][0] = a[r][1] = splat(0);                                                    \
         int64_t j = 0;                                                                       \
         for (; j + 2 * VW <= d; j += 2 * VW) {                                               \
             vd w0 = load_f64(w + j), w1 = load_f64(w + j + VW);                              \
-            a00 += w0 * LOAD(x0 + j); a01 += w1 * LOAD(x0 + j + VW);                         \
-            a10 += w0 * LOAD(x1 + j); a11 += w1 * LOAD(x1 + j + VW);                         \
-            a20 += w0 * LOAD(x2 + j); a21 += w1 * LOAD(x2 + j + VW);                         \
-            a30 += w0 * LOAD(x3 + j); a31 += w1 * LOAD(x3 + j + VW);                         \
+            for (int r = 0; r < DZ_TILE; r++) {                                              \
+                a[r][0] += w0 * LOAD(x0 + r * d + j);                                        \
+                a[r][1] += w1 * LOAD(x0 + r * d + j + VW);                                   \
+            }                                                                                \
         }                                                                                    \
-        double s0 = hsum(a00 + a01), s1 = hsum(a10 + a11), s2 = hsum(a20 + a21),             \
-               s3 = hsum(a30 + a31);                                                         \
-        for (; j < d; j++) {                                                                 \
-            s0 += w[j] * (double)x0[j]; s1 += w[j] * (double)x1[j];                          \
-            s2 += w[j] * (double)x2[j]; s3 += w[j] * (double)x3[j];                          \
+        for (int r = 0; r < DZ_TILE; r++) {                                                  \
+            double s = hsum(a[r][0] + a[r][1]);                                              \
+            for (int64_t k = j; k < d; k++)                                                  \
+                s += w[k] * (double)x0[r * d + k];                                           \
+            z[r] = s;                                                                        \
         }                                                                                    \
-        z[0] = s0; z[1] = s1; z[2] = s2; z[3] = s3;                                          \
     }                                                                                        \
     static void grad_##SUF(const T *x, const double *y, int64_t n, int64_t d,                \
                            const double *w, double b, double scale, double *out)             \
@@ -131,33 +139,44 @@ void dz_logistic(double z, double y, double *a, double *loss)
         memset(out, 0, (size_t)(d + 2) * sizeof(double));                                   \
         double sdz = 0, sloss = 0;                                                           \
         int64_t i = 0;                                                                       \
-        for (; i + 4 <= n; i += 4) {                                                         \
-            const T *x0 = x + i * d, *x1 = x0 + d, *x2 = x1 + d, *x3 = x2 + d;               \
-            double z[4], dz[4];                                                              \
-            dot4_##SUF(x0, d, w, z);                                                         \
-            for (int r = 0; r < 4; r++) {                                                    \
+        for (; i + DZ_TILE <= n; i += DZ_TILE) {                                             \
+            const T *x0 = x + i * d;                                                         \
+            double z[DZ_TILE], dz[DZ_TILE];                                                  \
+            dotR_##SUF(x0, d, w, z);                                                         \
+            for (int r = 0; r < DZ_TILE; r++) {                                              \
                 double a, l;                                                                 \
                 dz_logistic(b + z[r] / scale, y[i + r], &a, &l);                             \
                 dz[r] = a - y[i + r];                                                        \
                 sdz += dz[r];                                                                \
                 sloss += l;                                                                  \
             }                                                                                \
-            vd c0 = splat(dz[0]), c1 = splat(dz[1]), c2 = splat(dz[2]), c3 = splat(dz[3]);   \
+            vd c[DZ_TILE];                                                                   \
+            for (int r = 0; r < DZ_TILE; r++)                                                \
+                c[r] = splat(dz[r]);                                                         \
+            /* rows of the next tile: fetched from memory while this tile is reused */       \
+            const T *nx = x0 + DZ_TILE * d;                                                  \
+            enum { JB = 64 / sizeof(T) > VW ? 64 / sizeof(T) : VW }; /* one cache line */    \
             int64_t j = 0;                                                                   \
+            for (; j + JB <= d; j += JB) {                                                   \
+                for (int r = 0; r < DZ_TILE; r++)                                            \
+                    __builtin_prefetch(nx + r * d + j, 0, 3);                                \
+                for (int v = 0; v < JB / VW; v++) {                                          \
+                    vd g = load_f64(out + j + v * VW);                                       \
+                    for (int r = 0; r < DZ_TILE; r++)                                        \
+                        g += c[r] * LOAD(x0 + r * d + j + v * VW);                           \
+                    store_f64(out + j + v * VW, g);                                          \
+                }                                                                            \
+            }                                                                                \
             for (; j + VW <= d; j += VW) {                                                   \
                 vd g = load_f64(out + j);                                                    \
-                g += c0 * LOAD(x0 + j);                                                      \
-                g += c1 * LOAD(x1 + j);                                                      \
-                g += c2 * LOAD(x2 + j);                                                      \
-                g += c3 * LOAD(x3 + j);                                                      \
+                for (int r = 0; r < DZ_TILE; r++)                                            \
+                    g += c[r] * LOAD(x0 + r * d + j);                                        \
                 store_f64(out + j, g);                                                       \
             }                                                                                \
             for (; j < d; j++) {                                                             \
                 double g = out[j];                                                           \
-                g += dz[0] * (double)x0[j];                                                  \
-                g += dz[1] * (double)x1[j];                                                  \
-                g += dz[2] * (double)x2[j];                                                  \
-                g += dz[3] * (double)x3[j];                                                  \
+                for (int r = 0; r < DZ_TILE; r++)                                            \
+                    g += dz[r] * (double)x0[r * d + j];                                      \
                 out[j] = g;                                                                  \
             }                                                                                \
         }                                                                                    \
