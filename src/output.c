@@ -3,7 +3,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <hdf5.h>
+#include <signal.h>
 #include <libgen.h>
 #include <math.h>
 #include <stdlib.h>
@@ -36,6 +38,26 @@ int dz_out_check_writable(const char *path, const char *what, dz_err *e)
     return DZ_OK;
 }
 
+/* Remove "<final>.tmp.<pid>" files left by writers that were killed (their pid is gone). */
+static void remove_stale(const char *final)
+{
+    char pat[DZ_PATH_MAX + 16];
+    snprintf(pat, sizeof pat, "%s.tmp.*", final);
+    glob_t g;
+    if (glob(pat, GLOB_NOSORT, NULL, &g) != 0)
+        return;
+    size_t base = strlen(final) + 5;
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        const char *name = g.gl_pathv[i];
+        char *end;
+        long pid = strtol(name + base, &end, 10);
+        if (*end == '\0' && pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) != 0 &&
+            errno == ESRCH)
+            unlink(name);
+    }
+    globfree(&g);
+}
+
 int dz_out_commit(const char *tmp, const char *final, dz_err *e)
 {
     int fd = open(tmp, O_RDONLY);
@@ -51,6 +73,7 @@ int dz_out_commit(const char *tmp, const char *final, dz_err *e)
         unlink(tmp);
         return dz_fail(e, DZ_EOUTPUT, "cannot rename '%s' to '%s': %s", tmp, final, strerror(err));
     }
+    remove_stale(final);
     char dir[DZ_PATH_MAX];
     folder_of(final, dir, sizeof dir);
     fd = open(dir, O_RDONLY | O_DIRECTORY);
