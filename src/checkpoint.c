@@ -35,10 +35,9 @@ static uint64_t payload_hash(const dz_ckpt *c)
 int dz_ckpt_write(const char *path, const dz_ckpt *c, dz_err *e)
 {
     char tmp[DZ_PATH_MAX + 32];
-    dz_out_tmpname(path, tmp, sizeof tmp);
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t f = dz_h5_begin(path, tmp, sizeof tmp, "checkpoint", e);
     if (f < 0)
-        return dz_fail(e, DZ_EOUTPUT, "cannot create checkpoint '%s'", tmp);
+        return e->code;
     int bad = 0;
     bad |= dz_h5_write_f64(f, "params", c->n, c->params);
     bad |= dz_h5_write_f64(f, "optimizer_state", c->nstate, c->state);
@@ -63,12 +62,7 @@ int dz_ckpt_write(const char *path, const dz_ckpt *c, dz_err *e)
     bad |= dz_h5_attr_str(f, "data_file_type", c->data_file_type);
     bad |= dz_h5_attr_u64(f, "data_checksum", c->data_checksum);
     bad |= dz_h5_attr_u64(f, "payload_checksum", payload_hash(c));
-    bad |= H5Fclose(f) < 0;
-    if (bad) {
-        unlink(tmp);
-        return dz_fail(e, DZ_EOUTPUT, "writing checkpoint '%s' failed", tmp);
-    }
-    return dz_out_commit(tmp, path, e);
+    return dz_h5_commit(f, bad, tmp, path, "checkpoint", e);
 }
 
 /* ---- reading ------------------------------------------------------------------------------ */
@@ -103,25 +97,7 @@ static int get_str(hid_t f, const char *name, char *out, size_t len)
     return rc;
 }
 
-/* Read a 1-D dataset of exactly n elements (n may be 0). */
-static int get_array(hid_t loc, const char *name, hid_t mtype, int64_t n, void *out)
-{
-    if (H5Lexists(loc, name, H5P_DEFAULT) <= 0)
-        return -1;
-    hid_t ds = H5Dopen2(loc, name, H5P_DEFAULT);
-    if (ds < 0)
-        return -1;
-    hid_t sp = H5Dget_space(ds);
-    hsize_t dim = 0;
-    int ok = H5Sget_simple_extent_ndims(sp) == 1 && H5Sget_simple_extent_dims(sp, &dim, NULL) == 1 &&
-             (int64_t)dim == n;
-    H5Sclose(sp);
-    if (ok && n > 0)
-        ok = H5Dread(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) >= 0;
-    H5Dclose(ds);
-    return ok ? 0 : -1;
-}
-
+/* Length of a 1-D dataset, or -1 if it is missing or not 1-D. */
 static int64_t array_len(hid_t loc, const char *name)
 {
     if (H5Lexists(loc, name, H5P_DEFAULT) <= 0)
@@ -136,6 +112,20 @@ static int64_t array_len(hid_t loc, const char *name)
     H5Sclose(sp);
     H5Dclose(ds);
     return n;
+}
+
+/* Read a 1-D dataset of exactly n elements (n may be 0). */
+static int get_array(hid_t loc, const char *name, hid_t mtype, int64_t n, void *out)
+{
+    if (array_len(loc, name) != n)
+        return -1;
+    if (n == 0)
+        return 0;
+    hid_t ds = H5Dopen2(loc, name, H5P_DEFAULT);
+    int ok = ds >= 0 && H5Dread(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) >= 0;
+    if (ds >= 0)
+        H5Dclose(ds);
+    return ok ? 0 : -1;
 }
 
 int dz_ckpt_read(const char *path, dz_ckpt *c, dz_err *e)

@@ -159,7 +159,7 @@ void dz_logistic(double z, double y, double *a, double *loss)
             int64_t j = 0;                                                                   \
             for (; j + JB <= d; j += JB) {                                                   \
                 for (int r = 0; r < DZ_TILE; r++)                                            \
-                    __builtin_prefetch(nx + r * d + j, 0, 3);                                \
+                    __builtin_prefetch(nx + r * d + j, 0, 2);                                \
                 for (int v = 0; v < JB / VW; v++) {                                          \
                     vd g = load_f64(out + j + v * VW);                                       \
                     for (int r = 0; r < DZ_TILE; r++)                                        \

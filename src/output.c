@@ -196,16 +196,37 @@ int dz_h5_write_i64(long long loc, const char *name, int64_t n, const int64_t *v
     return write_ds((hid_t)loc, name, n, H5T_STD_I64LE, H5T_NATIVE_INT64, v);
 }
 
+/* ---- atomic HDF5 files --------------------------------------------------------------------- */
+
+long long dz_h5_begin(const char *final, char *tmp, size_t len, const char *what, dz_err *e)
+{
+    dz_out_tmpname(final, tmp, len);
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0)
+        dz_fail(e, DZ_EOUTPUT, "cannot create %s '%s'", what, tmp);
+    return f;
+}
+
+int dz_h5_commit(long long f, int bad, const char *tmp, const char *final, const char *what,
+                 dz_err *e)
+{
+    bad |= H5Fclose((hid_t)f) < 0;
+    if (bad) {
+        unlink(tmp);
+        return dz_fail(e, DZ_EOUTPUT, "writing %s '%s' failed", what, tmp);
+    }
+    return dz_out_commit(tmp, final, e);
+}
+
 /* ---- model -------------------------------------------------------------------------------- */
 
 int dz_model_write(const char *path, int64_t d, const double *w, double b,
                    const dz_model_info *info, dz_err *e)
 {
     char tmp[DZ_PATH_MAX + 32];
-    dz_out_tmpname(path, tmp, sizeof tmp);
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t f = dz_h5_begin(path, tmp, sizeof tmp, "model file", e);
     if (f < 0)
-        return dz_fail(e, DZ_EOUTPUT, "cannot create model file '%s'", tmp);
+        return e->code;
     int bad = 0;
     bad |= dz_h5_write_f64(f, "w", d, w);
     bad |= dz_h5_write_f64(f, "b", -1, &b);
@@ -220,10 +241,5 @@ int dz_model_write(const char *path, int64_t d, const double *w, double b,
     bad |= dz_h5_attr_i64(f, "block_rows", info->block_rows);
     bad |= dz_h5_attr_u64(f, "config_hash", info->config_hash);
     bad |= dz_h5_attr_u64(f, "data_checksum", info->data_checksum);
-    bad |= H5Fclose(f) < 0;
-    if (bad) {
-        unlink(tmp);
-        return dz_fail(e, DZ_EOUTPUT, "writing model file '%s' failed", tmp);
-    }
-    return dz_out_commit(tmp, path, e);
+    return dz_h5_commit(f, bad, tmp, path, "model file", e);
 }

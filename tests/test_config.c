@@ -7,12 +7,7 @@
 
 #include "dz/config.h"
 
-static int fails = 0, passes = 0;
-#define CHECK(cond, ...)                                   \
-    do {                                                   \
-        if (cond) passes++;                                \
-        else { fails++; printf("FAIL: " __VA_ARGS__); printf("\n"); } \
-    } while (0)
+#include "dzcheck.h"
 
 static void expect_error(const char *text, const char *fragment)
 {

@@ -9,12 +9,7 @@
 
 #include "dz/kernel.h"
 
-static int fails = 0, passes = 0;
-#define CHECK(cond, ...)                                   \
-    do {                                                   \
-        if (cond) passes++;                                \
-        else { fails++; printf("FAIL: " __VA_ARGS__); printf("\n"); } \
-    } while (0)
+#include "dzcheck.h"
 
 static uint64_t rng = 88172645463325252ULL;
 static double urand(void)

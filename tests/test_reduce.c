@@ -9,12 +9,7 @@
 
 #include "dz/reduce.h"
 
-static int fails = 0, passes = 0;
-#define CHECK(cond, ...)                                   \
-    do {                                                   \
-        if (cond) passes++;                                \
-        else { fails++; printf("FAIL: " __VA_ARGS__); printf("\n"); } \
-    } while (0)
+#include "dzcheck.h"
 
 static uint64_t rng = 0x2545F4914F6CDD1DULL;
 static uint64_t next(void) { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; return rng; }

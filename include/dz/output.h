@@ -56,6 +56,13 @@ typedef struct dz_model_info {
 int dz_model_write(const char *path, int64_t d, const double *w, double b,
                    const dz_model_info *info, dz_err *e);
 
+/* An HDF5 file written atomically: begin creates "<final>.tmp.<pid>" (returns the file id, or
+ * < 0 with e set); commit closes it and, unless bad or the close failed, renames it to final
+ * (dz_out_commit); on failure the temporary file is removed. */
+long long dz_h5_begin(const char *final, char *tmp, size_t len, const char *what, dz_err *e);
+int dz_h5_commit(long long f, int bad, const char *tmp, const char *final, const char *what,
+                 dz_err *e);
+
 /* Small HDF5 attribute helpers shared with the checkpoint module. */
 int dz_h5_attr_i64(long long loc, const char *name, int64_t v);
 int dz_h5_attr_f64(long long loc, const char *name, double v);
