@@ -304,14 +304,14 @@ void dz_kernel_pass(const dz_shard *s, const double *w, double b, double scale, 
 #pragma omp parallel num_threads(wk->nthreads)
     {
         int t = omp_get_thread_num();
-#pragma omp single
-        team = omp_get_num_threads(); /* may be fewer than asked; merge only those */
+        if (t == 0)
+            team = omp_get_num_threads(); /* may be fewer than asked; merge only those */
         dz_acc *a = &accs[t];
         if (t != 0)
             dz_acc_copy_bounds(a, &accs[0]);
         dz_acc_zero(a);
         double *blk = wk->blk + (size_t)t * (size_t)(d + 2);
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait /* the region's end is the one barrier */
         for (int64_t k = 0; k < nblocks; k++) {
             int64_t i0 = k * B, n = s->rows - i0 < B ? s->rows - i0 : B;
             if (eval)
