@@ -169,8 +169,8 @@ int dz_data_validate(const char *path, const char *xname, const char *yname, con
     for (int i = 1; i < x->ndims; i++)
         overflow |= __builtin_mul_overflow(d, x->dims[i], &d);
     overflow = overflow || __builtin_mul_overflow(d, m, &bytes) ||
-               __builtin_mul_overflow(bytes, (uint64_t)8, &bytes) || d > ((uint64_t)1 << 40) ||
-               m > ((uint64_t)1 << 50);
+               __builtin_mul_overflow(bytes, (uint64_t)8, &bytes) || bytes > (uint64_t)INT64_MAX ||
+               d > ((uint64_t)1 << 40) || m > ((uint64_t)1 << 50);
     if (overflow)
         return dz_fail(e, DZ_EDATA, "%s: features '%s' shape %s: the element count overflows 64 bits",
                        path, xname, xs);
@@ -433,7 +433,9 @@ int dz_shard_load(MPI_Comm comm, const char *path, const char *xname, const char
                 "(its ranks' shards), but only %.3f GiB of memory is available; use more nodes",
                 path, (long long)p.m, (long long)p.d, dz_dtype_name(p.mem), node_need / 1073741824.0,
                 avail / 1073741824.0);
-    if (e->code == DZ_OK) {
+    if (dz_err_agree(comm, e) != DZ_OK) /* before any rank allocates */
+        return e->code;
+    {
         s->x = alloc_big(s->rows ? (size_t)s->rows * (size_t)p.d * isz : 1);
         s->y = malloc(s->rows ? (size_t)s->rows * sizeof(double) : 1);
         if (!s->x || !s->y)
