@@ -299,28 +299,31 @@ void dz_kernel_pass(const dz_shard *s, const double *w, double b, double scale, 
                     int eval)
 {
     dz_acc *accs = eval ? wk->eval : wk->grad;
-    const int64_t B = s->block_rows, nblocks = (s->rows + B - 1) / B, d = s->d;
+    const int64_t B = s->block_rows, nblocks = (s->rows + B - 1) / B, d = s->d, n = accs[0].n;
     int team = 1;
 #pragma omp parallel num_threads(wk->nthreads)
     {
-        int t = omp_get_thread_num();
+        int t = omp_get_thread_num(), nt = omp_get_num_threads(); /* nt may be < nthreads */
         if (t == 0)
-            team = omp_get_num_threads(); /* may be fewer than asked; merge only those */
+            team = nt;
         dz_acc *a = &accs[t];
         if (t != 0)
             dz_acc_copy_bounds(a, &accs[0]);
         dz_acc_zero(a);
         double *blk = wk->blk + (size_t)t * (size_t)(d + 2);
-#pragma omp for schedule(static) nowait /* the region's end is the one barrier */
+#pragma omp for schedule(static) nowait
         for (int64_t k = 0; k < nblocks; k++) {
-            int64_t i0 = k * B, n = s->rows - i0 < B ? s->rows - i0 : B;
+            int64_t i0 = k * B, rows = s->rows - i0 < B ? s->rows - i0 : B;
             if (eval)
-                dz_block_eval(s, i0, n, w, b, scale, blk);
+                dz_block_eval(s, i0, rows, w, b, scale, blk);
             else
-                dz_block_grad(s, i0, n, w, b, scale, blk);
+                dz_block_grad(s, i0, rows, w, b, scale, blk);
             dz_acc_fold(a, blk);
         }
+        dz_acc_flush(a);
+#pragma omp barrier
+        /* threads merge disjoint ranges of quantities into accs[0] */
+        dz_acc_merge_range(accs, nt, n * t / nt, n * (t + 1) / nt);
     }
-    for (int t = 1; t < team; t++)
-        dz_acc_merge(&accs[0], &accs[t]);
+    dz_acc_merge_flags(accs, team);
 }

@@ -83,12 +83,12 @@ void dz_acc_zero(dz_acc *a)
     a->folds = 0;
 }
 
-/* Move carries up so digits 1 and 2 lie in [0, 2^40). Arithmetic >> is floor division
- * (GCC and Clang define it so for signed integers). */
-static void normalise(int64_t *fix, int64_t n)
+/* Move carries up so digits 1 and 2 of quantities [k0, k1) lie in [0, 2^40). Arithmetic >> is
+ * floor division (GCC and Clang define it so for signed integers). */
+static void normalise(int64_t *fix, int64_t n, int64_t k0, int64_t k1)
 {
     int64_t *d0 = fix, *d1 = fix + n, *d2 = fix + 2 * n;
-    for (int64_t k = 0; k < n; k++) {
+    for (int64_t k = k0; k < k1; k++) {
         int64_t c = d2[k] >> DZ_FIX_BITS;
         d2[k] -= c * ((int64_t)1 << DZ_FIX_BITS);
         d1[k] += c;
@@ -98,19 +98,22 @@ static void normalise(int64_t *fix, int64_t n)
     }
 }
 
-static void flush(dz_acc *a)
+void dz_acc_flush(dz_acc *a)
 {
-    int64_t len = DZ_FIX_DIGITS * a->n;
-    for (int64_t i = 0; i < len; i++) {
-        double v = a->sum[i];
-        if (!isfinite(v) || fabs(v) >= 9007199254740992.0) {
-            a->flags[DZ_FLAG_NONFINITE]++;
-            v = 0;
-        }
-        a->fix[i] += (int64_t)v;
-        a->sum[i] = 0;
+    if (!a->repro || a->folds == 0)
+        return;
+    int64_t len = DZ_FIX_DIGITS * a->n, bad = 0;
+    double *restrict sum = a->sum;
+    int64_t *restrict fix = a->fix;
+    for (int64_t i = 0; i < len; i++) { /* branch-free, so it vectorises */
+        double v = sum[i];
+        int ok = fabs(v) < 9007199254740992.0; /* false for NaN, Inf and |v| >= 2^53 */
+        bad += !ok;
+        fix[i] += (int64_t)(ok ? v : 0.0);
+        sum[i] = 0;
     }
-    normalise(a->fix, a->n);
+    a->flags[DZ_FLAG_NONFINITE] += bad;
+    normalise(a->fix, a->n, 0, a->n);
     a->folds = 0;
 }
 
@@ -137,30 +140,44 @@ void dz_acc_fold(dz_acc *a, const double *restrict v)
         s2[k] += q2;
     }
     if (++a->folds >= FLUSH_EVERY)
-        flush(a);
+        dz_acc_flush(a);
 }
 
-void dz_acc_merge(dz_acc *into, const dz_acc *from)
+void dz_acc_merge_range(dz_acc *accs, int count, int64_t k0, int64_t k1)
 {
-    int64_t n = into->n;
-    for (int i = 0; i < DZ_NFLAGS; i++)
-        into->flags[i] += from->flags[i];
-    if (!into->repro) {
-        for (int64_t k = 0; k < n; k++)
-            into->sum[k] += from->sum[k];
+    int64_t n = accs[0].n;
+    if (!accs[0].repro) {
+        for (int t = 1; t < count; t++)
+            for (int64_t k = k0; k < k1; k++)
+                accs[0].sum[k] += accs[t].sum[k];
         return;
     }
-    /* from is const: flush its double digits on the fly */
-    flush(into);
-    for (int64_t i = 0; i < DZ_FIX_DIGITS * n; i++) {
-        double v = from->sum[i];
-        if (!isfinite(v) || fabs(v) >= 9007199254740992.0) {
-            into->flags[DZ_FLAG_NONFINITE]++;
-            v = 0;
+    for (int p = 0; p < DZ_FIX_DIGITS; p++) {
+        int64_t *dst = accs[0].fix + p * n;
+        for (int t = 1; t < count; t++) {
+            const int64_t *src = accs[t].fix + p * n;
+            for (int64_t k = k0; k < k1; k++)
+                dst[k] += src[k];
         }
-        into->fix[i] += from->fix[i] + (int64_t)v;
     }
-    normalise(into->fix, n);
+    normalise(accs[0].fix, n, k0, k1);
+}
+
+void dz_acc_merge_flags(dz_acc *accs, int count)
+{
+    for (int t = 1; t < count; t++)
+        for (int i = 0; i < DZ_NFLAGS; i++)
+            accs[0].flags[i] += accs[t].flags[i];
+}
+
+void dz_acc_merge(dz_acc *into, dz_acc *from)
+{
+    dz_acc_flush(into);
+    dz_acc_flush(from);
+    dz_acc pair[2] = {*into, *from};
+    dz_acc_merge_range(pair, 2, 0, into->n);
+    dz_acc_merge_flags(pair, 2);
+    memcpy(into->flags, pair[0].flags, sizeof into->flags);
 }
 
 void dz_acc_result(dz_acc *a, double *out)
@@ -170,7 +187,7 @@ void dz_acc_result(dz_acc *a, double *out)
         memcpy(out, a->sum, (size_t)n * sizeof(double));
         return;
     }
-    flush(a);
+    dz_acc_flush(a);
     const int64_t *d0 = a->fix, *d1 = a->fix + n, *d2 = a->fix + 2 * n;
     for (int64_t k = 0; k < n; k++) {
         /* normalised: d1, d2 in [0, 2^40) */
@@ -191,7 +208,7 @@ void dz_acc_allreduce(MPI_Comm comm, dz_acc *a, double *out)
         dz_acc_result(a, out);
         return;
     }
-    flush(a);
+    dz_acc_flush(a);
     int64_t len = DZ_FIX_DIGITS * n;
     memcpy(a->fix + len, a->flags, sizeof a->flags);
     DZ_MPI(MPI_Allreduce(MPI_IN_PLACE, a->fix, (int)(len + DZ_NFLAGS), MPI_INT64_T, MPI_SUM, comm));

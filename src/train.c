@@ -35,13 +35,19 @@ static double z_bound(const dz_shard *s, const double *p, double scale)
     return fabs(p[s->d]) + acc / scale;
 }
 
-static void set_grad_bounds(dz_acc *a, const dz_shard *s, double zb)
+/* Bounds of Σdz·x_j and Σdz: fixed for the run, since |dz| <= 1. */
+static void set_grad_bounds(dz_acc *a, const dz_shard *s)
 {
     double m = (double)s->m;
     for (int64_t j = 0; j < s->d; j++)
-        dz_acc_set_bound(a, j, 2.0 * m * s->maxabs[j]); /* |dz| <= 1 */
+        dz_acc_set_bound(a, j, 2.0 * m * s->maxabs[j]);
     dz_acc_set_bound(a, s->d, 2.0 * m);
-    dz_acc_set_bound(a, s->d + 1, 2.0 * m * (zb + 1.0)); /* loss <= |z| + log 2 */
+}
+
+/* Bound of Σloss, from the current parameters: loss <= |z| + log 2. */
+static void set_loss_bound(dz_acc *a, const dz_shard *s, double zb)
+{
+    dz_acc_set_bound(a, s->d + 1, 2.0 * (double)s->m * (zb + 1.0));
 }
 
 /* Loss and accuracy of p on a data set. Collective. */
@@ -267,9 +273,10 @@ int dz_train(MPI_Comm comm, const dz_config *cfg, const dz_run_opts *opts, dz_er
 
     double t0 = MPI_Wtime(), elapsed = elapsed0;
     int64_t it;
+    set_grad_bounds(&wk.grad[0], &tr);
     for (it = start; it < cfg->iterations; it++) {
         double zb = z_bound(&tr, p, cfg->scale);
-        set_grad_bounds(&wk.grad[0], &tr, isfinite(zb) ? zb : 0.0);
+        set_loss_bound(&wk.grad[0], &tr, isfinite(zb) ? zb : 0.0);
         dz_kernel_pass(&tr, p, p[d], cfg->scale, &wk, 0);
         wk.grad[0].flags[DZ_FLAG_STOP] = dz_stop_signal != 0;
         dz_acc_allreduce(comm, &wk.grad[0], tot);

@@ -60,8 +60,18 @@ void dz_acc_zero(dz_acc *a);
 /* Add one block partial v[0..n). Non-finite values set flags[DZ_FLAG_NONFINITE]. */
 void dz_acc_fold(dz_acc *a, const double *v);
 
-/* into += from (exact in repro mode). Not collective. */
-void dz_acc_merge(dz_acc *into, const dz_acc *from);
+/* Move the double digits into the int64 digits (repro; a no-op when nothing was folded since
+ * the last flush). Not collective. */
+void dz_acc_flush(dz_acc *a);
+
+/* accs[0] += accs[1..count) for quantities [k0, k1) (exact in repro mode; in plain mode the
+ * thread order fixes the result). All must be flushed. Threads may merge disjoint ranges at
+ * once. The flags are merged by dz_acc_merge_flags. Not collective. */
+void dz_acc_merge_range(dz_acc *accs, int count, int64_t k0, int64_t k1);
+void dz_acc_merge_flags(dz_acc *accs, int count);
+
+/* into += from, all quantities and flags. Not collective. */
+void dz_acc_merge(dz_acc *into, dz_acc *from);
 
 /* Collective: one MPI_Allreduce of the sums and flags over comm; then out[0..n) holds the
  * totals (identical on every rank) and a->flags the global flags. */
