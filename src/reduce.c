@@ -1,9 +1,9 @@
 /* reduce.c — exact fixed-point accumulation of block partials (see dz/reduce.h).
  *
  * Hot path (dz_acc_fold, once per block per quantity): x = v·2^(40−E) has |x| <= 2^40; its
- * three digits are taken with the round-to-integer trick q = (x + 1.5·2^52) − 1.5·2^52, which
+ * two digits are taken with the round-to-integer trick q = (x + 1.5·2^52) − 1.5·2^52, which
  * is exact for |x| < 2^51 and vectorises with plain adds (no double→int64 conversion):
- *   q0 = rint(x), q1 = rint((x − q0)·2^40), q2 = rint(((x − q0)·2^40 − q1)·2^40).
+ *   q0 = rint(x), q1 = rint((x − q0)·2^40); what is below 2^(E−80) is dropped.
  * Digits are summed as doubles, exact while |sum| < 2^53, i.e. for 2^12 folds of |q| <= 2^40;
  * then they are flushed into int64 digits and carries are normalised.
  */
@@ -87,12 +87,9 @@ void dz_acc_zero(dz_acc *a)
  * floor division (GCC and Clang define it so for signed integers). */
 static void normalise(int64_t *fix, int64_t n, int64_t k0, int64_t k1)
 {
-    int64_t *d0 = fix, *d1 = fix + n, *d2 = fix + 2 * n;
+    int64_t *d0 = fix, *d1 = fix + n;
     for (int64_t k = k0; k < k1; k++) {
-        int64_t c = d2[k] >> DZ_FIX_BITS;
-        d2[k] -= c * ((int64_t)1 << DZ_FIX_BITS);
-        d1[k] += c;
-        c = d1[k] >> DZ_FIX_BITS;
+        int64_t c = d1[k] >> DZ_FIX_BITS;
         d1[k] -= c * ((int64_t)1 << DZ_FIX_BITS);
         d0[k] += c;
     }
@@ -127,17 +124,13 @@ void dz_acc_fold(dz_acc *a, const double *restrict v)
         return;
     }
     const double *restrict sc = a->to_fix;
-    double *restrict s0 = a->sum, *restrict s1 = a->sum + n, *restrict s2 = a->sum + 2 * n;
+    double *restrict s0 = a->sum, *restrict s1 = a->sum + n;
     for (int64_t k = 0; k < n; k++) {
         double x = v[k] * sc[k];
         double q0 = (x + RND) - RND;
-        double r = (x - q0) * SHIFT;
-        double q1 = (r + RND) - RND;
-        double r2 = (r - q1) * SHIFT;
-        double q2 = (r2 + RND) - RND;
+        double q1 = ((x - q0) * SHIFT + RND) - RND;
         s0[k] += q0;
         s1[k] += q1;
-        s2[k] += q2;
     }
     if (++a->folds >= FLUSH_EVERY)
         dz_acc_flush(a);
@@ -188,12 +181,9 @@ void dz_acc_result(dz_acc *a, double *out)
         return;
     }
     dz_acc_flush(a);
-    const int64_t *d0 = a->fix, *d1 = a->fix + n, *d2 = a->fix + 2 * n;
-    for (int64_t k = 0; k < n; k++) {
-        /* normalised: d1, d2 in [0, 2^40) */
-        double lo = ((double)d1[k] + (double)d2[k] / SHIFT) / SHIFT;
-        out[k] = ((double)d0[k] + lo) / a->to_fix[k];
-    }
+    const int64_t *d0 = a->fix, *d1 = a->fix + n;
+    for (int64_t k = 0; k < n; k++) /* normalised: d1 in [0, 2^40) */
+        out[k] = ((double)d0[k] + (double)d1[k] / SHIFT) / a->to_fix[k];
 }
 
 void dz_acc_allreduce(MPI_Comm comm, dz_acc *a, double *out)
