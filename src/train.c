@@ -245,7 +245,13 @@ int dz_train(MPI_Comm comm, const dz_config *cfg, const dz_run_opts *opts, dz_er
             dz_fail(e, rank == 0 ? DZ_ECONFIG : DZ_OK, "--resume needs [checkpoint] file in the config");
         else if (rank == 0 && dz_ckpt_read(cfg->ckpt_file, &c, e) == DZ_OK) {
             check_resume(&c, cfg, &tr, opts, e);
+            if (e->code == DZ_OK && c.nstate != opt.nstate)
+                dz_fail(e, DZ_ECONFIG, "cannot resume: the checkpoint holds %lld values of optimizer "
+                        "state, optimizer '%s' has %lld", (long long)c.nstate, opt.name,
+                        (long long)opt.nstate);
             if (e->code == DZ_OK) {
+                if (opt.nstate)
+                    memcpy(opt.state, c.state, (size_t)opt.nstate * sizeof(double));
                 start = c.iteration;
                 elapsed0 = c.elapsed;
                 memcpy(p, c.params, (size_t)n * sizeof(double));
@@ -264,6 +270,8 @@ int dz_train(MPI_Comm comm, const dz_config *cfg, const dz_run_opts *opts, dz_er
         DZ_MPI(MPI_Bcast(&start, 1, MPI_INT64_T, 0, comm));
         DZ_MPI(MPI_Bcast(&elapsed0, 1, MPI_DOUBLE, 0, comm));
         DZ_MPI(MPI_Bcast(p, (int)n, MPI_DOUBLE, 0, comm));
+        if (opt.nstate)
+            DZ_MPI(MPI_Bcast(opt.state, (int)opt.nstate, MPI_DOUBLE, 0, comm));
         bcast_metrics(comm, &met);
     }
     if (e->code == DZ_OK && rank == 0)
