@@ -31,6 +31,8 @@
 #include <mpi.h>
 #include <omp.h>
 
+#include "dz/output.h"
+
 #define DZGEN_VERSION 1
 
 enum dtype { DT_U8, DT_F32, DT_F64 };
@@ -221,40 +223,6 @@ static unsigned long long parse_u64(const char *opt, const char *s)
     return v;
 }
 
-static void write_attr_double(hid_t loc, const char *name, double v)
-{
-    hid_t sp = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(loc, name, H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
-    H5OK(a);
-    H5OK(H5Awrite(a, H5T_NATIVE_DOUBLE, &v));
-    H5Aclose(a);
-    H5Sclose(sp);
-}
-
-static void write_attr_i64(hid_t loc, const char *name, long long v)
-{
-    hid_t sp = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(loc, name, H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
-    H5OK(a);
-    H5OK(H5Awrite(a, H5T_NATIVE_LLONG, &v));
-    H5Aclose(a);
-    H5Sclose(sp);
-}
-
-static void write_attr_str(hid_t loc, const char *name, const char *s)
-{
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5OK(H5Tset_size(t, strlen(s) + 1));
-    H5OK(H5Tset_strpad(t, H5T_STR_NULLTERM));
-    hid_t sp = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(loc, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
-    H5OK(a);
-    H5OK(H5Awrite(a, t, s));
-    H5Aclose(a);
-    H5Sclose(sp);
-    H5Tclose(t);
-}
-
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
@@ -420,18 +388,18 @@ int main(int argc, char **argv)
     }
 
     /* attributes (collective, identical on all ranks) */
-    write_attr_str(file, "generator", "dzgen");
-    write_attr_i64(file, "generator_version", DZGEN_VERSION);
-    write_attr_i64(file, "seed", (long long)seed);
-    write_attr_i64(file, "m", (long long)m);
-    write_attr_i64(file, "d", (long long)d);
-    write_attr_str(file, "dtype", dtname);
-    write_attr_str(file, "dist", dt == DT_U8 ? "uniform_int_0_255" : ds == DIST_UNIFORM ? "uniform_-1_1" : "normal_0_1");
-    write_attr_double(file, "scale", scale);
-    write_attr_double(file, "logit_std", logit_std);
-    write_attr_str(file, "x_name", xname);
-    write_attr_str(file, "y_name", yname);
-    write_attr_str(file, "label_model", "y ~ Bernoulli(sigmoid(x/scale . w_true + b_true))");
+    H5OK(dz_h5_attr_str(file, "generator", "dzgen"));
+    H5OK(dz_h5_attr_i64(file, "generator_version", DZGEN_VERSION));
+    H5OK(dz_h5_attr_i64(file, "seed", (long long)seed));
+    H5OK(dz_h5_attr_i64(file, "m", (long long)m));
+    H5OK(dz_h5_attr_i64(file, "d", (long long)d));
+    H5OK(dz_h5_attr_str(file, "dtype", dtname));
+    H5OK(dz_h5_attr_str(file, "dist", dt == DT_U8 ? "uniform_int_0_255" : ds == DIST_UNIFORM ? "uniform_-1_1" : "normal_0_1"));
+    H5OK(dz_h5_attr_f64(file, "scale", scale));
+    H5OK(dz_h5_attr_f64(file, "logit_std", logit_std));
+    H5OK(dz_h5_attr_str(file, "x_name", xname));
+    H5OK(dz_h5_attr_str(file, "y_name", yname));
+    H5OK(dz_h5_attr_str(file, "label_model", "y ~ Bernoulli(sigmoid(x/scale . w_true + b_true))"));
 
     /* ---- rows ---- */
     long long ones = 0;
