@@ -15,15 +15,8 @@
 #include <string.h>
 
 #include "dz/config.h"
+#include "fuzz_check.h"
 
-#define CHECK(cond)                                                                 \
-    do {                                                                            \
-        if (!(cond)) {                                                              \
-            fprintf(stderr, "fuzz_config: invariant violated: %s (line %d)\n",      \
-                    #cond, __LINE__);                                               \
-            abort();                                                                \
-        }                                                                           \
-    } while (0)
 
 /* A string field is terminated inside its array. */
 #define TERMINATED(f) (memchr((f), '\0', sizeof(f)) != NULL)

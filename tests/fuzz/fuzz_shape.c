@@ -26,15 +26,8 @@
 #include <string.h>
 
 #include "dz/shard.h"
+#include "fuzz_check.h"
 
-#define CHECK(cond)                                                                 \
-    do {                                                                            \
-        if (!(cond)) {                                                              \
-            fprintf(stderr, "fuzz_shape: invariant violated: %s (line %d)\n",       \
-                    #cond, __LINE__);                                               \
-            abort();                                                                \
-        }                                                                           \
-    } while (0)
 
 typedef struct reader {
     const uint8_t *p;
