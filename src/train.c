@@ -291,14 +291,13 @@ int dz_train(MPI_Comm comm, const dz_config *cfg, const dz_run_opts *opts, dz_er
         double loss = tot[d + 1] / m;
         elapsed = elapsed0 + round((MPI_Wtime() - t0) * 1e6) / 1e6;
         if (!isfinite(zb) || wk.grad[0].flags[DZ_FLAG_NONFINITE] || !isfinite(loss)) {
-            /* identical on every rank: no agreement needed, rank 0 reports */
+            /* every rank sees the same sums, so every rank fails; the agreement prints once */
             dz_fail(e, DZ_ERUNTIME,
                     "training diverged at iteration %lld: the loss or gradient is NaN/Inf "
                     "(learning_rate = %g is probably too large); no model written%s",
                     (long long)it, cfg->learning_rate,
                     cfg->ckpt_file[0] ? ", the last checkpoint is kept" : "");
-            if (rank == 0)
-                fprintf(stderr, "dztrain: rank 0: %s\n", e->msg);
+            dz_err_agree(comm, e);
             goto done;
         }
         if (it % cfg->log_every == 0) {
@@ -324,8 +323,7 @@ int dz_train(MPI_Comm comm, const dz_config *cfg, const dz_run_opts *opts, dz_er
             dz_fail(e, DZ_EINTERRUPTED, "stopped by a signal after iteration %lld; %s", (long long)it,
                     cfg->ckpt_file[0] ? "checkpoint written, continue with --resume"
                                       : "no [checkpoint] file is configured, progress is lost");
-            if (rank == 0)
-                fprintf(stderr, "dztrain: rank 0: %s\n", e->msg);
+            dz_err_agree(comm, e);
             goto done;
         }
     }
