@@ -273,8 +273,10 @@ int dz_work_init(dz_work *wk, int64_t d, int nthreads, int repro)
         dz_work_free(wk);
         return -1;
     }
+    /* thread t > 0 sums with thread 0's bounds */
     for (int t = 0; t < nthreads; t++)
-        if (dz_acc_init(&wk->grad[t], d + 2, repro) || dz_acc_init(&wk->eval[t], 2, repro)) {
+        if ((t == 0 ? dz_acc_init(&wk->grad[0], d + 2, repro) : dz_acc_init_shared(&wk->grad[t], &wk->grad[0])) ||
+            (t == 0 ? dz_acc_init(&wk->eval[0], 2, repro) : dz_acc_init_shared(&wk->eval[t], &wk->eval[0]))) {
             dz_work_free(wk);
             return -1;
         }
@@ -306,9 +308,7 @@ void dz_kernel_pass(const dz_shard *s, const double *w, double b, double scale, 
         int t = omp_get_thread_num(), nt = omp_get_num_threads(); /* nt may be < nthreads */
         if (t == 0)
             team = nt;
-        dz_acc *a = &accs[t];
-        if (t != 0)
-            dz_acc_copy_bounds(a, &accs[0]);
+        dz_acc *a = &accs[t]; /* shares accs[0]'s bounds */
         dz_acc_zero(a);
         double *blk = wk->blk + (size_t)t * (size_t)(d + 2);
 #pragma omp for schedule(static) nowait

@@ -19,33 +19,55 @@
 static const double RND = 6755399441055744.0; /* 1.5 · 2^52 */
 static const double SHIFT = 1099511627776.0;  /* 2^40 */
 
-int dz_acc_init(dz_acc *a, int64_t n, int repro)
+static int alloc_sums(dz_acc *a)
 {
-    memset(a, 0, sizeof *a);
-    a->n = n;
-    a->repro = repro;
-    a->to_fix = calloc((size_t)n, sizeof(double));
-    if (repro) {
+    int64_t n = a->n;
+    if (n < 1 || n > ((int64_t)1 << 40)) {
+        dz_acc_free(a);
+        return -1;
+    }
+    if (a->repro) {
         /* int64 digits, then room for the flags, so one allreduce carries both */
         a->fix = calloc((size_t)(DZ_FIX_DIGITS * n + DZ_NFLAGS), sizeof(int64_t));
         a->sum = calloc((size_t)(DZ_FIX_DIGITS * n), sizeof(double)); /* double digits */
     } else {
         a->sum = calloc((size_t)(n + DZ_NFLAGS), sizeof(double));
     }
-    if (!a->to_fix || !a->sum || (repro && !a->fix)) {
+    if (!a->to_fix || !a->sum || (a->repro && !a->fix)) {
         dz_acc_free(a);
         return -1;
     }
-    for (int64_t k = 0; k < n; k++)
-        a->to_fix[k] = 1.0;
     return 0;
+}
+
+int dz_acc_init(dz_acc *a, int64_t n, int repro)
+{
+    memset(a, 0, sizeof *a);
+    a->n = n;
+    a->repro = repro;
+    a->owns_bounds = 1;
+    a->to_fix = malloc((size_t)n * sizeof(double));
+    if (a->to_fix)
+        for (int64_t k = 0; k < n; k++)
+            a->to_fix[k] = 1.0;
+    return alloc_sums(a);
+}
+
+int dz_acc_init_shared(dz_acc *a, const dz_acc *owner)
+{
+    memset(a, 0, sizeof *a);
+    a->n = owner->n;
+    a->repro = owner->repro;
+    a->to_fix = owner->to_fix;
+    return alloc_sums(a);
 }
 
 void dz_acc_free(dz_acc *a)
 {
     if (!a)
         return;
-    free(a->to_fix);
+    if (a->owns_bounds)
+        free(a->to_fix);
     free(a->fix);
     free(a->sum);
     a->to_fix = NULL;

@@ -49,7 +49,7 @@ void dz_block_eval(const dz_shard *s, int64_t i0, int64_t n, const double *w, do
 void dz_logistic(double z, double y, double *a, double *loss);
 
 /* All local blocks, OpenMP; result in wk->grad[0] (eval = 0) or wk->eval[0] (eval = 1),
- * whose bounds the caller has set (they are copied to the other threads' accumulators). */
+ * whose bounds the caller has set (the other threads' accumulators share them). */
 void dz_kernel_pass(const dz_shard *s, const double *w, double b, double scale, dz_work *wk,
                     int eval);
 

@@ -15,7 +15,7 @@
  * nblocks·2^(E_k−80), where 2^E_k <= 4·Σ|v|: about nblocks·2^−78·Σ|v|, far below the
  * ~m·2^−53·Σ|v| worst case of plain float64 summation (two digits, not three: the fold is a
  * fifth of the step on wide data, and the third digit bought accuracy nobody can see).
- * Carries are normalised before digits could overflow (every 2^20 folds, and before the
+ * Carries are normalised before digits could overflow (every 4096 folds, and before the
  * allreduce).  The cost is O(d) per block of B·d kernel work; README has the measurement.
  *
  * With reproducible = false the same accumulator keeps plain float64 sums (threads added in
@@ -38,9 +38,11 @@ enum { DZ_FLAG_NONFINITE = 0, DZ_FLAG_STOP = 1, DZ_NFLAGS = 2 };
 typedef struct dz_acc {
     int64_t n;          /* quantities summed */
     int repro;          /* 1: exact fixed point; 0: plain double */
-    double *to_fix;     /* n: 2^(40-E_k), the scale that puts a value's top digit in place */
-    int64_t *fix;       /* repro: 3 planes of n int64 digits, then DZ_NFLAGS slots */
-    double *sum;        /* repro: 3 planes of n double digits (flushed every 4096 folds);
+    double *to_fix;     /* n: 2^(40-E_k), the scale that puts a value's top digit in place;
+                           owned, or borrowed from another accumulator (dz_acc_init_shared) */
+    int owns_bounds;
+    int64_t *fix;       /* repro: DZ_FIX_DIGITS planes of n int64 digits, then DZ_NFLAGS slots */
+    double *sum;        /* repro: DZ_FIX_DIGITS planes of n double digits (flushed every 4096 folds);
                            plain: n sums, then DZ_NFLAGS slots */
     int64_t flags[DZ_NFLAGS];
     int64_t folds;      /* folds since the last carry normalisation */
@@ -48,6 +50,9 @@ typedef struct dz_acc {
 
 /* Allocate for n quantities. Returns 0 on success, -1 out of memory. Not collective. */
 int dz_acc_init(dz_acc *a, int64_t n, int repro);
+/* The same, but using owner's bounds (its to_fix array; owner must outlive a): the per-thread
+ * accumulators of one sum, so setting a bound on the owner sets it for all. */
+int dz_acc_init_shared(dz_acc *a, const dz_acc *owner);
 void dz_acc_free(dz_acc *a);  /* safe on a zeroed or NULL acc */
 
 /* Set the bound for quantity k: every partial and every total of k has |value| <= bound.
