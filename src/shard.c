@@ -339,8 +339,11 @@ static int scan(MPI_Comm comm, const char *path, const char *xname, const char *
     double bad_val = 0;
     uint64_t checksum = 0;
     if (!mxall || !s->maxabs) {
+        /* not a return: the other ranks are on their way to the agreement below */
         free(mxall);
-        return dz_fail(e, DZ_ERUNTIME, "out of memory for %lld feature maxima", (long long)d);
+        dz_fail(e, DZ_ERUNTIME, "out of memory for %lld feature maxima", (long long)d);
+        dz_err_agree(comm, e);
+        return e->code;
     }
     for (int64_t i = 0; i < s->rows; i++)
         if (!(s->y[i] == 0.0 || s->y[i] == 1.0)) {
