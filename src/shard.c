@@ -174,6 +174,10 @@ int dz_data_validate(const char *path, const char *xname, const char *yname, con
     if (overflow)
         return dz_fail(e, DZ_EDATA, "%s: features '%s' shape %s: the element count overflows 64 bits",
                        path, xname, xs);
+    if (d > DZ_MAX_FEATURES)
+        return dz_fail(e, DZ_EDATA, "%s: features '%s' shape %s has d = %llu values per row; at most "
+                       "%llu are supported (MPI counts of the per-step allreduce are ints)",
+                       path, xname, xs, (unsigned long long)d, (unsigned long long)DZ_MAX_FEATURES);
     if (m == 0)
         return dz_fail(e, DZ_EDATA, "%s: features '%s' shape %s has no rows (m = 0)", path, xname, xs);
     if (d == 0)

@@ -40,6 +40,9 @@ typedef struct dz_shard {
     double scan_s;       /* seconds validating/summarising */
 } dz_shard;
 
+/* Largest d: the reduction's allreduce carries 2·(d + 2) + 2 int64 in one int-counted call. */
+#define DZ_MAX_FEATURES ((int64_t)1 << 28)
+
 /* Size in bytes of one feature in dtype. */
 size_t dz_dtype_size(dz_dtype t);
 const char *dz_dtype_name(dz_dtype t);

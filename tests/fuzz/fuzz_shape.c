@@ -90,7 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc == DZ_OK) {
         CHECK(x.cls != DZ_CLASS_OTHER && y.cls != DZ_CLASS_OTHER);
         CHECK(x.ndims >= 1 && y.ndims >= 1);
-        CHECK(p.m >= 1 && p.d >= 1);
+        CHECK(p.m >= 1 && p.d >= 1 && p.d <= DZ_MAX_FEATURES);
         uint64_t m = (uint64_t)p.m, d = (uint64_t)p.d, prod = 1, bytes;
         CHECK(!__builtin_mul_overflow(m, d, &bytes) && !__builtin_mul_overflow(bytes, (uint64_t)8, &bytes));
         CHECK(bytes <= (uint64_t)INT64_MAX);
