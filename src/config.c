@@ -360,14 +360,12 @@ int dz_config_load(MPI_Comm comm, const char *path, dz_config *cfg, dz_err *e)
     int rc = dz_config_parse(text, dir, cfg, e);
     free(text);
     if (rc != DZ_OK) {
-        /* Every rank parsed the same text and found the same error: rank 0 reports it. */
+        /* every rank parsed the same text and fails alike; the agreement prints rank 0's */
         char msg[DZ_MSG_MAX];
         snprintf(msg, sizeof msg, "%.300s: %.700s", path, e->msg);
         snprintf(e->msg, sizeof e->msg, "%s", msg);
-        if (rank != 0)
-            e->code = DZ_OK;
     }
-    return dz_err_agree(comm, e) != DZ_OK ? e->code : DZ_OK;
+    return dz_err_agree(comm, e);
 }
 
 static uint64_t fnv1a(const char *s)

@@ -205,7 +205,7 @@ int dz_train(MPI_Comm comm, const dz_config *cfg, const dz_run_opts *opts, dz_er
             return e->code;
         }
         if (te.d != tr.d) {
-            dz_fail(e, rank == 0 ? DZ_EDATA : DZ_OK,
+            dz_fail(e, DZ_EDATA, /* the same on every rank: the agreement prints it once */
                     "%s: test features have %lld values per row, training features %lld", cfg->test,
                     (long long)te.d, (long long)tr.d);
             dz_err_agree(comm, e);
@@ -242,7 +242,7 @@ int dz_train(MPI_Comm comm, const dz_config *cfg, const dz_run_opts *opts, dz_er
         dz_ckpt c;
         memset(&c, 0, sizeof c);
         if (!cfg->ckpt_file[0])
-            dz_fail(e, rank == 0 ? DZ_ECONFIG : DZ_OK, "--resume needs [checkpoint] file in the config");
+            dz_fail(e, DZ_ECONFIG, "--resume needs [checkpoint] file in the config");
         else if (rank == 0 && dz_ckpt_read(cfg->ckpt_file, &c, e) == DZ_OK) {
             check_resume(&c, cfg, &tr, opts, e);
             if (e->code == DZ_OK && c.nstate != opt.nstate)
