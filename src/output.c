@@ -86,6 +86,12 @@ int dz_out_commit(const char *tmp, const char *final, dz_err *e)
 
 /* ---- metrics ------------------------------------------------------------------------------ */
 
+/* One CSV row: the loss with %.17g (reads back exactly), elapsed to the microsecond. */
+static void write_row(FILE *f, int64_t iteration, double loss, double elapsed)
+{
+    fprintf(f, "%lld,%.17g,%.6f\n", (long long)iteration, loss, elapsed);
+}
+
 int dz_metrics_add(dz_metrics *m, int64_t iteration, double loss, double elapsed)
 {
     if (m->n == m->cap) {
@@ -105,7 +111,7 @@ int dz_metrics_add(dz_metrics *m, int64_t iteration, double loss, double elapsed
     m->elapsed[m->n] = elapsed;
     m->n++;
     if (m->f) {
-        fprintf(m->f, "%lld,%.17g,%.6f\n", (long long)iteration, loss, elapsed);
+        write_row(m->f, iteration, loss, elapsed);
         fflush(m->f);
     }
     return 0;
@@ -120,7 +126,7 @@ int dz_metrics_open(dz_metrics *m, const char *final, dz_err *e)
                        strerror(errno));
     fprintf(m->f, "iteration,loss,elapsed_s\n");
     for (int64_t k = 0; k < m->n; k++)
-        fprintf(m->f, "%lld,%.17g,%.6f\n", (long long)m->iteration[k], m->loss[k], m->elapsed[k]);
+        write_row(m->f, m->iteration[k], m->loss[k], m->elapsed[k]);
     fflush(m->f);
     return DZ_OK;
 }
