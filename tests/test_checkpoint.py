@@ -4,6 +4,7 @@ history) as an uninterrupted run; the stop leaves a loadable checkpoint and exit
 SIGTERM; a corrupt or truncated checkpoint, changed settings or changed data are refused
 with a message saying what differs (--force accepts settings and iterations, never data)."""
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -117,7 +118,11 @@ def sigterm_case(name, to_mpirun, resume_n, resume_t):
     c.check(not os.path.exists(os.path.join(d, "model.h5")), "%s: no model written" % name)
     c.check(not [f for f in os.listdir(d) if ".tmp." in f], "%s: no temporary files left" % name)
     at = ckpt_iteration(ck)
-    c.check(0 < at < ITER and at % 200 != 0, "%s: checkpoint written at the stop (iteration %d)" % (name, at))
+    # the checkpoint holds the state after the step the stop message names (not a periodic
+    # one that happened to be there: "after iteration i" means i + 1 updates)
+    mm = re.search(r"stopped by a signal after iteration (\d+)", err)
+    c.check(mm is not None and 0 < at < ITER and at == int(mm.group(1)) + 1,
+            "%s: checkpoint written at the stop (iteration %d, message %s)" % (name, at, mm and mm.group(0)))
     rc, out, err, _ = dztest.mpirun(resume_n, resume_t, ["--quiet", "--resume", cfg],
                                     env={"OMP_WAIT_POLICY": "passive"})
     c.check(rc == 0, "%s: resume exit %d %s" % (name, rc, err))
