@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#define FORMAT "dztrain-checkpoint-2"
+
 static uint64_t hash_bytes(uint64_t h, const void *p, size_t n)
 {
     const unsigned char *c = p;
@@ -20,6 +22,7 @@ static uint64_t payload_hash(const dz_ckpt *c)
 {
     uint64_t h = 1469598103934665603ULL;
     h = hash_bytes(h, &c->iteration, sizeof c->iteration);
+    h = hash_bytes(h, &c->passes, sizeof c->passes);
     h = hash_bytes(h, c->params, (size_t)c->n * sizeof(double));
     if (c->nstate)
         h = hash_bytes(h, c->state, (size_t)c->nstate * sizeof(double));
@@ -28,6 +31,8 @@ static uint64_t payload_hash(const dz_ckpt *c)
         h = hash_bytes(h, m->iteration, (size_t)m->n * sizeof(int64_t));
         h = hash_bytes(h, m->loss, (size_t)m->n * sizeof(double));
         h = hash_bytes(h, m->elapsed, (size_t)m->n * sizeof(double));
+        h = hash_bytes(h, m->grad_max, (size_t)m->n * sizeof(double));
+        h = hash_bytes(h, m->passes, (size_t)m->n * sizeof(double));
     }
     return h;
 }
@@ -47,12 +52,15 @@ int dz_ckpt_write(const char *path, const dz_ckpt *c, dz_err *e)
         bad |= dz_h5_write_i64(g, "iteration", c->metrics.n, c->metrics.iteration);
         bad |= dz_h5_write_f64(g, "loss", c->metrics.n, c->metrics.loss);
         bad |= dz_h5_write_f64(g, "elapsed_s", c->metrics.n, c->metrics.elapsed);
+        bad |= dz_h5_write_f64(g, "grad_max", c->metrics.n, c->metrics.grad_max);
+        bad |= dz_h5_write_f64(g, "passes", c->metrics.n, c->metrics.passes);
         H5Gclose(g);
     }
-    bad |= dz_h5_attr_str(f, "format", "dztrain-checkpoint-1");
+    bad |= dz_h5_attr_str(f, "format", FORMAT);
     bad |= dz_h5_attr_i64(f, "iteration", c->iteration);
     bad |= dz_h5_attr_i64(f, "iterations", c->iterations);
     bad |= dz_h5_attr_f64(f, "elapsed_s", c->elapsed);
+    bad |= dz_h5_attr_f64(f, "passes", c->passes);
     bad |= dz_h5_attr_u64(f, "config_hash", c->config_hash);
     bad |= dz_h5_attr_str(f, "config", c->config);
     bad |= dz_h5_attr_i64(f, "data_m", c->data_m);
@@ -141,10 +149,17 @@ int dz_ckpt_read(const char *path, dz_ckpt *c, dz_err *e)
         return dz_fail(e, DZ_EOUTPUT, "checkpoint '%s' cannot be opened (truncated or corrupt): refusing to resume", path);
     char fmt[64] = "";
     uint64_t stored = 0;
-    int bad = get_str(f, "format", fmt, sizeof fmt) || strcmp(fmt, "dztrain-checkpoint-1") != 0;
+    int bad = get_str(f, "format", fmt, sizeof fmt) || strcmp(fmt, FORMAT) != 0;
+    if (bad && !strcmp(fmt, "dztrain-checkpoint-1")) {
+        H5Fclose(f);
+        return dz_fail(e, DZ_EOUTPUT, "checkpoint '%s' was written by an older dztrain (format "
+                       "dztrain-checkpoint-1, before optimizer state and metrics columns were "
+                       "added): it cannot be resumed; start the run afresh", path);
+    }
     bad = bad || get_attr(f, "iteration", H5T_NATIVE_INT64, &c->iteration) ||
           get_attr(f, "iterations", H5T_NATIVE_INT64, &c->iterations) ||
           get_attr(f, "elapsed_s", H5T_NATIVE_DOUBLE, &c->elapsed) ||
+          get_attr(f, "passes", H5T_NATIVE_DOUBLE, &c->passes) ||
           get_attr(f, "config_hash", H5T_NATIVE_UINT64, &c->config_hash) ||
           get_str(f, "config", c->config, sizeof c->config) ||
           get_attr(f, "data_m", H5T_NATIVE_INT64, &c->data_m) ||
@@ -171,12 +186,17 @@ int dz_ckpt_read(const char *path, dz_ckpt *c, dz_err *e)
             m->iteration = malloc((size_t)(nm ? nm : 1) * sizeof(int64_t));
             m->loss = malloc((size_t)(nm ? nm : 1) * sizeof(double));
             m->elapsed = malloc((size_t)(nm ? nm : 1) * sizeof(double));
+            m->grad_max = malloc((size_t)(nm ? nm : 1) * sizeof(double));
+            m->passes = malloc((size_t)(nm ? nm : 1) * sizeof(double));
             bad = !c->params || !c->state || !m->iteration || !m->loss || !m->elapsed ||
+                  !m->grad_max || !m->passes ||
                   get_array(f, "params", H5T_NATIVE_DOUBLE, c->n, c->params) ||
                   get_array(f, "optimizer_state", H5T_NATIVE_DOUBLE, c->nstate, c->state) ||
                   get_array(g, "iteration", H5T_NATIVE_INT64, nm, m->iteration) ||
                   get_array(g, "loss", H5T_NATIVE_DOUBLE, nm, m->loss) ||
-                  get_array(g, "elapsed_s", H5T_NATIVE_DOUBLE, nm, m->elapsed);
+                  get_array(g, "elapsed_s", H5T_NATIVE_DOUBLE, nm, m->elapsed) ||
+                  get_array(g, "grad_max", H5T_NATIVE_DOUBLE, nm, m->grad_max) ||
+                  get_array(g, "passes", H5T_NATIVE_DOUBLE, nm, m->passes);
         }
         if (g >= 0)
             H5Gclose(g);

@@ -24,33 +24,48 @@ typedef struct key {
     kind type;
     size_t off;          /* offset in dz_config */
     size_t cap;          /* buffer size for strings */
-    double lo, hi;       /* numeric bounds (inclusive); lo_open: lo excluded */
+    double lo, hi;       /* numeric bounds (inclusive); lo_open / hi_open: excluded */
     int lo_open;
     const char *choices; /* K_WORD: space-separated allowed values */
+    const char *only;    /* NULL, or the optimizers the key applies to (space-separated) */
+    int hi_open;
 } key;
 
 #define S(f) offsetof(dz_config, f), sizeof(((dz_config *)0)->f)
 #define N(f) offsetof(dz_config, f), 0
+#define FIRST_ORDER "gd sgd momentum adam"
 static const key keys[] = {
-    {"data", "train", K_PATH, S(train), 0, 0, 0, NULL},
-    {"data", "train_x", K_NAME, S(train_x), 0, 0, 0, NULL},
-    {"data", "train_y", K_NAME, S(train_y), 0, 0, 0, NULL},
-    {"data", "test", K_PATH, S(test), 0, 0, 0, NULL},
-    {"data", "test_x", K_NAME, S(test_x), 0, 0, 0, NULL},
-    {"data", "test_y", K_NAME, S(test_y), 0, 0, 0, NULL},
-    {"data", "scale", K_DOUBLE, N(scale), 0, HUGE_VAL, 1, NULL},
-    {"data", "dtype", K_DTYPE, N(dtype), 0, 0, 0, NULL},
-    {"model", "type", K_WORD, S(model_type), 0, 0, 0, "logistic"},
-    {"train", "optimizer", K_WORD, S(optimizer), 0, 0, 0, "gd"},
-    {"train", "learning_rate", K_DOUBLE, N(learning_rate), 0, HUGE_VAL, 1, NULL},
-    {"train", "iterations", K_INT, N(iterations), 1, 1e15, 0, NULL},
-    {"train", "log_every", K_INT, N(log_every), 1, 1e15, 0, NULL},
-    {"train", "reproducible", K_BOOL, N(reproducible), 0, 0, 0, NULL},
-    {"train", "block_rows", K_INT, N(block_rows), 0, 1 << 20, 0, NULL},
-    {"output", "model", K_PATH, S(model_out), 0, 0, 0, NULL},
-    {"output", "metrics", K_PATH, S(metrics_out), 0, 0, 0, NULL},
-    {"checkpoint", "file", K_PATH, S(ckpt_file), 0, 0, 0, NULL},
-    {"checkpoint", "every", K_INT, N(ckpt_every), 0, 1e15, 0, NULL},
+    {"data", "train", K_PATH, S(train), 0, 0, 0, NULL, NULL, 0},
+    {"data", "train_x", K_NAME, S(train_x), 0, 0, 0, NULL, NULL, 0},
+    {"data", "train_y", K_NAME, S(train_y), 0, 0, 0, NULL, NULL, 0},
+    {"data", "test", K_PATH, S(test), 0, 0, 0, NULL, NULL, 0},
+    {"data", "test_x", K_NAME, S(test_x), 0, 0, 0, NULL, NULL, 0},
+    {"data", "test_y", K_NAME, S(test_y), 0, 0, 0, NULL, NULL, 0},
+    {"data", "scale", K_DOUBLE, N(scale), 0, HUGE_VAL, 1, NULL, NULL, 0},
+    {"data", "dtype", K_DTYPE, N(dtype), 0, 0, 0, NULL, NULL, 0},
+    {"model", "type", K_WORD, S(model_type), 0, 0, 0, "logistic", NULL, 0},
+    {"train", "optimizer", K_WORD, S(optimizer), 0, 0, 0, "gd sgd momentum adam lbfgs newton", NULL, 0},
+    {"train", "learning_rate", K_DOUBLE, N(learning_rate), 0, HUGE_VAL, 1, NULL, FIRST_ORDER, 0},
+    {"train", "iterations", K_INT, N(iterations), 1, 1e15, 0, NULL, NULL, 0},
+    {"train", "tolerance", K_DOUBLE, N(tolerance), 0, HUGE_VAL, 0, NULL, NULL, 0},
+    {"train", "l2", K_DOUBLE, N(l2), 0, HUGE_VAL, 0, NULL, NULL, 0},
+    {"train", "l1", K_DOUBLE, N(l1), 0, HUGE_VAL, 0, NULL, NULL, 0},
+    {"train", "decay", K_DOUBLE, N(decay), 0, HUGE_VAL, 0, NULL, FIRST_ORDER, 0},
+    {"train", "batch_size", K_INT, N(batch_size), 0, 1e15, 0, NULL, "sgd momentum adam", 0},
+    {"train", "seed", K_INT, N(seed), 0, 1e18, 0, NULL, "sgd momentum adam", 0},
+    {"train", "momentum", K_DOUBLE, N(momentum), 0, 1, 0, NULL, "momentum", 1},
+    {"train", "nesterov", K_BOOL, N(nesterov), 0, 0, 0, NULL, "momentum", 0},
+    {"train", "beta1", K_DOUBLE, N(beta1), 0, 1, 0, NULL, "adam", 1},
+    {"train", "beta2", K_DOUBLE, N(beta2), 0, 1, 0, NULL, "adam", 1},
+    {"train", "epsilon", K_DOUBLE, N(epsilon), 0, HUGE_VAL, 1, NULL, "adam", 0},
+    {"train", "memory", K_INT, N(memory), 1, 1000, 0, NULL, "lbfgs", 0},
+    {"train", "log_every", K_INT, N(log_every), 1, 1e15, 0, NULL, NULL, 0},
+    {"train", "reproducible", K_BOOL, N(reproducible), 0, 0, 0, NULL, NULL, 0},
+    {"train", "block_rows", K_INT, N(block_rows), 0, 1 << 20, 0, NULL, NULL, 0},
+    {"output", "model", K_PATH, S(model_out), 0, 0, 0, NULL, NULL, 0},
+    {"output", "metrics", K_PATH, S(metrics_out), 0, 0, 0, NULL, NULL, 0},
+    {"checkpoint", "file", K_PATH, S(ckpt_file), 0, 0, 0, NULL, NULL, 0},
+    {"checkpoint", "every", K_INT, N(ckpt_every), 0, 1e15, 0, NULL, NULL, 0},
 };
 #undef S
 #undef N
@@ -69,6 +84,11 @@ void dz_config_defaults(dz_config *c)
     strcpy(c->optimizer, "gd");
     c->learning_rate = 0.005;
     c->iterations = 2000;
+    c->momentum = 0.9;
+    c->beta1 = 0.9;
+    c->beta2 = 0.999;
+    c->epsilon = 1e-8;
+    c->memory = 10;
     c->log_every = 100;
     c->reproducible = 1;
     c->block_rows = 0;
@@ -184,9 +204,15 @@ static int set_value(parse_state *ps, const key *k, const char *v)
         if (v[0] == '\0' || *end != '\0')
             return dz_fail(e, DZ_ECONFIG, "line %d: [%s] %s = '%s': not a number", ln,
                            k->section, k->name, v);
-        if (!isfinite(x) || x < k->lo || (k->lo_open && x == k->lo) || x > k->hi)
-            return dz_fail(e, DZ_ECONFIG, "line %d: [%s] %s = '%s': must be a finite number %s %g",
-                           ln, k->section, k->name, v, k->lo_open ? ">" : ">=", k->lo);
+        if (!isfinite(x) || x < k->lo || (k->lo_open && x == k->lo) || x > k->hi ||
+            (k->hi_open && x == k->hi)) {
+            if (isinf(k->hi))
+                return dz_fail(e, DZ_ECONFIG, "line %d: [%s] %s = '%s': must be a finite number %s %g",
+                               ln, k->section, k->name, v, k->lo_open ? ">" : ">=", k->lo);
+            return dz_fail(e, DZ_ECONFIG, "line %d: [%s] %s = '%s': must be in %c%g, %g%c", ln,
+                           k->section, k->name, v, k->lo_open ? '(' : '[', k->lo, k->hi,
+                           k->hi_open ? ')' : ']');
+        }
         *(double *)(base + k->off) = x;
         return DZ_OK;
     }
@@ -268,6 +294,32 @@ static int handler(void *user, const char *section, const char *name, const char
     return 0;
 }
 
+/* Settings of one optimizer given to another are refused, not silently ignored. */
+static int check_applies(const parse_state *ps, dz_err *e)
+{
+    const dz_config *c = ps->cfg;
+    char opt[40];
+    snprintf(opt, sizeof opt, " %s ", c->optimizer);
+    for (int i = 0; i < NKEYS; i++) {
+        if (ps->seen[i] && c->l1 > 0 && !strcmp(c->optimizer, "newton") &&
+            !strcmp(keys[i].name, "l1"))
+            return dz_fail(e, DZ_ECONFIG,
+                           "line %d: [train] l1 = %g: optimizer newton needs a twice-differentiable "
+                           "objective and l1 is not; use optimizer = lbfgs (it runs OWL-QN for l1)",
+                           ps->seen_line[i], c->l1);
+        if (!ps->seen[i] || !keys[i].only)
+            continue;
+        char only[128];
+        snprintf(only, sizeof only, " %s ", keys[i].only);
+        if (!strstr(only, opt))
+            return dz_fail(e, DZ_ECONFIG,
+                           "line %d: [%s] %s does not apply to optimizer '%s' (it is for: %s)",
+                           ps->seen_line[i], keys[i].section, keys[i].name, c->optimizer,
+                           keys[i].only);
+    }
+    return DZ_OK;
+}
+
 int dz_config_parse(const char *text, const char *base_dir, dz_config *cfg, dz_err *e)
 {
     dz_config_defaults(cfg);
@@ -303,6 +355,8 @@ int dz_config_parse(const char *text, const char *base_dir, dz_config *cfg, dz_e
         return dz_fail(e, DZ_ECONFIG, "missing required key [data] train");
     if (cfg->model_out[0] == '\0' || cfg->metrics_out[0] == '\0')
         return dz_fail(e, DZ_ECONFIG, "[output] model and metrics must not be empty");
+    if (check_applies(&ps, e) != DZ_OK)
+        return e->code;
     if (cfg->ckpt_every > 0 && cfg->ckpt_file[0] == '\0')
         return dz_fail(e, DZ_ECONFIG, "[checkpoint] every = %lld needs [checkpoint] file",
                        (long long)cfg->ckpt_every);
@@ -383,9 +437,13 @@ void dz_config_describe(const dz_config *c, char *buf, int len)
     static const char *dt[] = {"native", "uint8", "float32", "float64"};
     snprintf(buf, (size_t)len,
              "train_x=%s train_y=%s scale=%.17g dtype=%s model=%s optimizer=%s "
-             "learning_rate=%.17g reproducible=%d block_rows=%lld",
+             "learning_rate=%.17g l2=%.17g l1=%.17g decay=%.17g batch_size=%lld seed=%lld "
+             "momentum=%.17g nesterov=%d beta1=%.17g beta2=%.17g epsilon=%.17g memory=%lld "
+             "reproducible=%d block_rows=%lld",
              c->train_x, c->train_y, c->scale, dt[c->dtype], c->model_type, c->optimizer,
-             c->learning_rate, c->reproducible, (long long)c->block_rows);
+             c->learning_rate, c->l2, c->l1, c->decay, (long long)c->batch_size,
+             (long long)c->seed, c->momentum, c->nesterov, c->beta1, c->beta2, c->epsilon,
+             (long long)c->memory, c->reproducible, (long long)c->block_rows);
 }
 
 uint64_t dz_config_hash(const dz_config *c)

@@ -81,7 +81,9 @@ static inline vd splat(double x)
     return v;
 }
 
-void dz_logistic(double z, double y, double *a, double *loss)
+/* e = exp(−|z|) is computed once; the curvature a(1−a) = e/(1+e)² keeps full relative
+ * precision where 1 − a would cancel. */
+static inline double logistic_e(double z, double y, double *a, double *loss, double *e_out)
 {
     double e = exp(-fabs(z)); /* in (0, 1] */
     double sp = log1p(e);     /* softplus(-|z|) */
@@ -92,6 +94,37 @@ void dz_logistic(double z, double y, double *a, double *loss)
         *a = e / (1.0 + e);
         *loss = sp - y * z;
     }
+    *e_out = e;
+    return e;
+}
+
+void dz_logistic(double z, double y, double *a, double *loss)
+{
+    double e;
+    logistic_e(z, y, a, loss, &e);
+}
+
+double dz_logistic_curv(double z)
+{
+    double e = exp(-fabs(z)), q = 1.0 + e;
+    return e / (q * q);
+}
+
+/* One row's coefficient c (a − y for the gradient, D·u for H·v) and loss, from its dot
+ * product z = w·x (or v·x): the only per-row code the block kernels share. */
+static inline double row_coef(double z, int64_t i, const double *y, double b, double scale,
+                              const double *hvd, double *dsave, double *sloss)
+{
+    if (hvd)
+        return hvd[i] * (b + z / scale);
+    double a, l, e;
+    logistic_e(b + z / scale, y[i], &a, &l, &e);
+    if (dsave) {
+        double q = 1.0 + e;
+        dsave[i] = e / (q * q);
+    }
+    *sloss += l;
+    return a - y[i];
 }
 
 
@@ -134,7 +167,8 @@ void dz_logistic(double z, double y, double *a, double *loss)
         }                                                                                    \
     }                                                                                        \
     static void grad_##SUF(const T *x, const double *y, int64_t n, int64_t d,                \
-                           const double *w, double b, double scale, double *out)             \
+                           const double *w, double b, double scale, double *out,             \
+                           const double *hvd, double *dsave)                                 \
     {                                                                                        \
         memset(out, 0, (size_t)(d + 2) * sizeof(double));                                   \
         double sdz = 0, sloss = 0;                                                           \
@@ -144,11 +178,8 @@ void dz_logistic(double z, double y, double *a, double *loss)
             double z[DZ_TILE], dz[DZ_TILE];                                                  \
             dotR_##SUF(x0, d, w, z);                                                         \
             for (int r = 0; r < DZ_TILE; r++) {                                              \
-                double a, l;                                                                 \
-                dz_logistic(b + z[r] / scale, y[i + r], &a, &l);                             \
-                dz[r] = a - y[i + r];                                                        \
+                dz[r] = row_coef(z[r], i + r, y, b, scale, hvd, dsave, &sloss);              \
                 sdz += dz[r];                                                                \
-                sloss += l;                                                                  \
             }                                                                                \
             vd c[DZ_TILE];                                                                   \
             for (int r = 0; r < DZ_TILE; r++)                                                \
@@ -182,11 +213,8 @@ void dz_logistic(double z, double y, double *a, double *loss)
         }                                                                                    \
         for (; i < n; i++) {                                                                 \
             const T *xi = x + i * d;                                                         \
-            double a, l;                                                                     \
-            dz_logistic(b + dot1_##SUF(xi, w, d) / scale, y[i], &a, &l);                     \
-            double dz = a - y[i];                                                            \
+            double dz = row_coef(dot1_##SUF(xi, w, d), i, y, b, scale, hvd, dsave, &sloss);  \
             sdz += dz;                                                                       \
-            sloss += l;                                                                      \
             for (int64_t j = 0; j < d; j++)                                                  \
                 out[j] += dz * (double)xi[j];                                                \
         }                                                                                    \
@@ -221,7 +249,15 @@ DEFINE_KERNELS(double, f64, load_f64)
 void dz_block_grad(const dz_shard *s, int64_t i0, int64_t n, const double *w, double b,
                    double scale, double *out)
 {
-    DISPATCH(s, i0, grad, s->y + i0, n, s->d, w, b, scale, out)
+    DISPATCH(s, i0, grad, s->y + i0, n, s->d, w, b, scale, out, NULL, NULL)
+}
+
+/* The block kernel of one pass: gradient (saving D when asked) or H·v. */
+static void block_pass(const dz_shard *s, const dz_pass *ps, int64_t i0, int64_t n, double *out)
+{
+    const double *hvd = ps->mode == DZ_PASS_HV ? ps->dcoef + i0 : NULL;
+    double *dsave = ps->mode == DZ_PASS_GRAD && ps->dsave ? ps->dsave + i0 : NULL;
+    DISPATCH(s, i0, grad, s->y + i0, n, s->d, ps->w, ps->b, ps->scale, out, hvd, dsave)
 }
 
 void dz_block_eval(const dz_shard *s, int64_t i0, int64_t n, const double *w, double b,
@@ -261,6 +297,23 @@ void dz_block_grad_ref(const dz_shard *s, int64_t i0, int64_t n, const double *w
     }
 }
 
+void dz_block_hv_ref(const dz_shard *s, int64_t i0, int64_t n, const double *dcoef,
+                     const double *v, double vb, double scale, double *out)
+{
+    int64_t d = s->d;
+    for (int64_t j = 0; j < d + 2; j++)
+        out[j] = 0;
+    for (int64_t i = i0; i < i0 + n; i++) {
+        double u = 0;
+        for (int64_t j = 0; j < d; j++)
+            u += v[j] * (feature(s, i, j) / scale);
+        double t = dcoef[i] * (u + vb);
+        for (int64_t j = 0; j < d; j++)
+            out[j] += t * feature(s, i, j);
+        out[d] += t;
+    }
+}
+
 int dz_work_init(dz_work *wk, int64_t d, int nthreads, int repro)
 {
     memset(wk, 0, sizeof *wk);
@@ -269,6 +322,7 @@ int dz_work_init(dz_work *wk, int64_t d, int nthreads, int repro)
     wk->blk = malloc((size_t)nthreads * (size_t)(d + 2) * sizeof(double));
     wk->grad = calloc((size_t)nthreads, sizeof(dz_acc));
     wk->eval = calloc((size_t)nthreads, sizeof(dz_acc));
+    wk->repro = repro;
     if (!wk->blk || !wk->grad || !wk->eval) {
         dz_work_free(wk);
         return -1;
@@ -283,6 +337,18 @@ int dz_work_init(dz_work *wk, int64_t d, int nthreads, int repro)
     return 0;
 }
 
+int dz_work_init_hv(dz_work *wk)
+{
+    wk->hv = calloc((size_t)wk->nthreads, sizeof(dz_acc));
+    if (!wk->hv)
+        return -1;
+    for (int t = 0; t < wk->nthreads; t++)
+        if (t == 0 ? dz_acc_init(&wk->hv[0], wk->d + 2, wk->repro)
+                   : dz_acc_init_shared(&wk->hv[t], &wk->hv[0]))
+            return -1; /* dz_work_free releases what was made */
+    return 0;
+}
+
 void dz_work_free(dz_work *wk)
 {
     if (!wk)
@@ -290,18 +356,20 @@ void dz_work_free(dz_work *wk)
     for (int t = 0; t < wk->nthreads; t++) {
         if (wk->grad) dz_acc_free(&wk->grad[t]);
         if (wk->eval) dz_acc_free(&wk->eval[t]);
+        if (wk->hv) dz_acc_free(&wk->hv[t]);
     }
     free(wk->blk);
     free(wk->grad);
     free(wk->eval);
+    free(wk->hv);
     memset(wk, 0, sizeof *wk);
 }
 
-void dz_kernel_pass(const dz_shard *s, const double *w, double b, double scale, dz_work *wk,
-                    int eval)
+void dz_kernel_run(const dz_shard *s, dz_work *wk, const dz_pass *ps)
 {
-    dz_acc *accs = eval ? wk->eval : wk->grad;
-    const int64_t B = s->block_rows, nblocks = (s->rows + B - 1) / B, d = s->d, n = accs[0].n;
+    dz_acc *accs = ps->mode == DZ_PASS_EVAL ? wk->eval : ps->mode == DZ_PASS_HV ? wk->hv : wk->grad;
+    const int64_t B = s->block_rows, d = s->d, n = accs[0].n;
+    const int64_t nblocks = ps->blocks ? ps->nblocks : (s->rows + B - 1) / B;
     int team = 1;
 #pragma omp parallel num_threads(wk->nthreads)
     {
@@ -313,11 +381,12 @@ void dz_kernel_pass(const dz_shard *s, const double *w, double b, double scale, 
         double *blk = wk->blk + (size_t)t * (size_t)(d + 2);
 #pragma omp for schedule(static) nowait
         for (int64_t k = 0; k < nblocks; k++) {
-            int64_t i0 = k * B, rows = s->rows - i0 < B ? s->rows - i0 : B;
-            if (eval)
-                dz_block_eval(s, i0, rows, w, b, scale, blk);
+            int64_t i0 = (ps->blocks ? ps->blocks[k] : k) * B;
+            int64_t rows = s->rows - i0 < B ? s->rows - i0 : B;
+            if (ps->mode == DZ_PASS_EVAL)
+                dz_block_eval(s, i0, rows, ps->w, ps->b, ps->scale, blk);
             else
-                dz_block_grad(s, i0, rows, w, b, scale, blk);
+                block_pass(s, ps, i0, rows, blk);
             dz_acc_fold(a, blk);
         }
         dz_acc_flush(a);
@@ -326,4 +395,11 @@ void dz_kernel_pass(const dz_shard *s, const double *w, double b, double scale, 
         dz_acc_merge_range(accs, nt, n * t / nt, n * (t + 1) / nt);
     }
     dz_acc_merge_flags(accs, team);
+}
+
+void dz_kernel_pass(const dz_shard *s, const double *w, double b, double scale, dz_work *wk,
+                    int eval)
+{
+    dz_pass ps = {.mode = eval ? DZ_PASS_EVAL : DZ_PASS_GRAD, .w = w, .b = b, .scale = scale};
+    dz_kernel_run(s, wk, &ps);
 }

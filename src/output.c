@@ -86,32 +86,47 @@ int dz_out_commit(const char *tmp, const char *final, dz_err *e)
 
 /* ---- metrics ------------------------------------------------------------------------------ */
 
-/* One CSV row: the loss with %.17g (reads back exactly), elapsed to the microsecond. */
-static void write_row(FILE *f, int64_t iteration, double loss, double elapsed)
+/* Row k as CSV: loss and grad_max with %.17g (read back exactly; grad_max empty when it was
+ * not evaluated), elapsed to the microsecond, passes to 1e-6. */
+static void write_row(FILE *f, const dz_metrics *m, int64_t k)
 {
-    fprintf(f, "%lld,%.17g,%.6f\n", (long long)iteration, loss, elapsed);
+    char gm[32] = "";
+    if (!isnan(m->grad_max[k]))
+        snprintf(gm, sizeof gm, "%.17g", m->grad_max[k]);
+    fprintf(f, "%lld,%.17g,%.6f,%s,%.6f\n", (long long)m->iteration[k], m->loss[k],
+            m->elapsed[k], gm, m->passes[k]);
 }
 
-int dz_metrics_add(dz_metrics *m, int64_t iteration, double loss, double elapsed)
+static int grow(double **a, int64_t cap)
+{
+    double *t = realloc(*a, (size_t)cap * sizeof *t);
+    if (t)
+        *a = t;
+    return t ? 0 : -1;
+}
+
+int dz_metrics_add(dz_metrics *m, int64_t iteration, double loss, double grad_max,
+                   double passes, double elapsed)
 {
     if (m->n == m->cap) {
         int64_t cap = m->cap ? 2 * m->cap : 64;
         int64_t *it = realloc(m->iteration, (size_t)cap * sizeof *it);
         if (it) m->iteration = it;
-        double *l = realloc(m->loss, (size_t)cap * sizeof *l);
-        if (l) m->loss = l;
-        double *el = realloc(m->elapsed, (size_t)cap * sizeof *el);
-        if (el) m->elapsed = el;
-        if (!it || !l || !el)
+        int bad = !it;
+        bad |= grow(&m->loss, cap) | grow(&m->elapsed, cap) | grow(&m->grad_max, cap) |
+               grow(&m->passes, cap);
+        if (bad)
             return -1;
         m->cap = cap;
     }
     m->iteration[m->n] = iteration;
     m->loss[m->n] = loss;
     m->elapsed[m->n] = elapsed;
+    m->grad_max[m->n] = grad_max;
+    m->passes[m->n] = passes;
     m->n++;
     if (m->f) {
-        write_row(m->f, iteration, loss, elapsed);
+        write_row(m->f, m, m->n - 1);
         fflush(m->f);
     }
     return 0;
@@ -124,9 +139,9 @@ int dz_metrics_open(dz_metrics *m, const char *final, dz_err *e)
     if (!m->f)
         return dz_fail(e, DZ_EOUTPUT, "cannot write metrics file '%s': %s", m->path,
                        strerror(errno));
-    fprintf(m->f, "iteration,loss,elapsed_s\n");
+    fprintf(m->f, "iteration,loss,elapsed_s,grad_max,passes\n");
     for (int64_t k = 0; k < m->n; k++)
-        write_row(m->f, m->iteration[k], m->loss[k], m->elapsed[k]);
+        write_row(m->f, m, k);
     fflush(m->f);
     return DZ_OK;
 }
@@ -152,6 +167,8 @@ void dz_metrics_free(dz_metrics *m)
     free(m->iteration);
     free(m->loss);
     free(m->elapsed);
+    free(m->grad_max);
+    free(m->passes);
     memset(m, 0, sizeof *m);
 }
 
@@ -239,6 +256,12 @@ int dz_model_write(const char *path, int64_t d, const double *w, double b,
     bad |= dz_h5_attr_str(f, "format", "dztrain-model-1");
     bad |= dz_h5_attr_str(f, "model", "logistic: a = sigmoid(w . (x / scale) + b)");
     bad |= dz_h5_attr_i64(f, "iterations", info->iterations);
+    bad |= dz_h5_attr_str(f, "optimizer", info->optimizer);
+    bad |= dz_h5_attr_str(f, "stop_reason", info->stop_reason);
+    bad |= dz_h5_attr_f64(f, "l2", info->l2);
+    bad |= dz_h5_attr_f64(f, "l1", info->l1);
+    bad |= dz_h5_attr_f64(f, "passes", info->passes);
+    bad |= dz_h5_attr_f64(f, "grad_max", info->grad_max);
     bad |= dz_h5_attr_f64(f, "final_loss", info->final_loss);
     bad |= dz_h5_attr_f64(f, "train_accuracy", info->train_accuracy);
     bad |= dz_h5_attr_f64(f, "test_accuracy", info->test_accuracy);

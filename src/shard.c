@@ -34,6 +34,7 @@ int64_t dz_block_rows(int64_t m, int64_t d, int64_t requested)
 {
     if (requested > 0)
         return requested;
+    int64_t most = requested < 0 ? -requested : INT64_MAX; /* a mini-batch size */
     /* Enough rows that folding a block's partial sums (O(d) work) costs little next to the
      * block's O(B·d) kernel work, while a small data set still has blocks for every thread. */
     int64_t b = (int64_t)1 << 18;
@@ -42,7 +43,8 @@ int64_t dz_block_rows(int64_t m, int64_t d, int64_t requested)
     if (b > 1024) b = 1024;
     int64_t cap = (m + 63) / 64;
     if (cap < 16) cap = 16;
-    return b < cap ? b : cap;
+    b = b < cap ? b : cap;
+    return b < most ? b : most;
 }
 
 void dz_partition(int64_t m, int64_t B, int nranks, int rank, int64_t *row0, int64_t *rows)

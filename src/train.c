@@ -20,42 +20,22 @@
 
 #include "dz/checkpoint.h"
 #include "dz/kernel.h"
+#include "dz/objective.h"
 #include "dz/optim.h"
 #include "dz/output.h"
 #include "dz/shard.h"
 
 volatile sig_atomic_t dz_stop_signal = 0;
 
-/* |z| <= |b| + Σ|w_j| max|x_j| / scale, summed in a fixed order: identical on all ranks. */
-static double z_bound(const dz_shard *s, const double *p, double scale)
-{
-    double acc = 0;
-    for (int64_t j = 0; j < s->d; j++)
-        acc += fabs(p[j]) * s->maxabs[j];
-    return fabs(p[s->d]) + acc / scale;
-}
-
-/* Bounds of Σdz·x_j and Σdz: fixed for the run, since |dz| <= 1. */
-static void set_grad_bounds(dz_acc *a, const dz_shard *s)
-{
-    double m = (double)s->m;
-    for (int64_t j = 0; j < s->d; j++)
-        dz_acc_set_bound(a, j, 2.0 * m * s->maxabs[j]);
-    dz_acc_set_bound(a, s->d, 2.0 * m);
-}
-
-/* Bound of Σloss, from the current parameters: loss <= |z| + log 2. */
-static void set_loss_bound(dz_acc *a, const dz_shard *s, double zb)
-{
-    dz_acc_set_bound(a, s->d + 1, 2.0 * (double)s->m * (zb + 1.0));
-}
-
-/* Loss and accuracy of p on a data set. Collective. */
+/* Loss and accuracy of p on a data set (the eval kernel). Collective. */
 static void evaluate(MPI_Comm comm, const dz_shard *s, const double *p, double scale,
                      dz_work *wk, double *loss, double *acc)
 {
-    double zb = z_bound(s, p, scale), out[2];
-    dz_acc_set_bound(&wk->eval[0], 0, 2.0 * (double)s->m * (zb + 1.0));
+    double zb = 0, out[2];
+    for (int64_t j = 0; j < s->d; j++)
+        zb += fabs(p[j]) * s->maxabs[j];
+    zb = fabs(p[s->d]) + zb / scale;
+    dz_acc_set_bound(&wk->eval[0], 0, 2.0 * (double)s->m * ((isfinite(zb) ? zb : 0.0) + 1.0));
     dz_acc_set_bound(&wk->eval[0], 1, 2.0 * (double)s->m);
     dz_kernel_pass(s, p, p[s->d], scale, wk, 1);
     dz_acc_allreduce(comm, &wk->eval[0], out);
@@ -135,19 +115,21 @@ static void bcast_metrics(MPI_Comm comm, dz_metrics *m)
     if (rank != 0) {
         dz_metrics_free(m);
         for (int64_t k = 0; k < n; k++)
-            if (dz_metrics_add(m, 0, 0, 0))
+            if (dz_metrics_add(m, 0, 0, 0, 0, 0))
                 dz_fatal(comm, DZ_ERUNTIME, "out of memory for metrics");
     }
     if (n) {
         DZ_MPI(MPI_Bcast(m->iteration, (int)n, MPI_INT64_T, 0, comm));
         DZ_MPI(MPI_Bcast(m->loss, (int)n, MPI_DOUBLE, 0, comm));
         DZ_MPI(MPI_Bcast(m->elapsed, (int)n, MPI_DOUBLE, 0, comm));
+        DZ_MPI(MPI_Bcast(m->grad_max, (int)n, MPI_DOUBLE, 0, comm));
+        DZ_MPI(MPI_Bcast(m->passes, (int)n, MPI_DOUBLE, 0, comm));
     }
 }
 
 /* Rank 0 writes a checkpoint of the state after `done` updates; the verdict is broadcast. */
 static int write_checkpoint(MPI_Comm comm, int rank, const dz_config *cfg, const dz_shard *s,
-                            int64_t done, double elapsed, double *p, dz_optim *o,
+                            int64_t done, double elapsed, double passes, double *p, dz_optim *o,
                             dz_metrics *met, int quiet, dz_err *e)
 {
     if (rank == 0) {
@@ -157,6 +139,7 @@ static int write_checkpoint(MPI_Comm comm, int rank, const dz_config *cfg, const
         c.iteration = done;
         c.iterations = cfg->iterations;
         c.elapsed = elapsed;
+        c.passes = passes;
         c.n = s->d + 1;
         c.params = p;
         c.nstate = o->nstate;
@@ -178,6 +161,73 @@ static int write_checkpoint(MPI_Comm comm, int rank, const dz_config *cfg, const
     return dz_err_agree(comm, e);
 }
 
+static int ops_first_order(const dz_config *cfg)
+{
+    return strcmp(cfg->optimizer, "lbfgs") != 0 && strcmp(cfg->optimizer, "newton") != 0;
+}
+
+/* The end of a run: the stop line, J and ‖∇J‖∞ at the final p (one more pass when the
+ * optimizer had not evaluated it), accuracies, then model and metrics.  Collective. */
+static void finish(MPI_Comm comm, int rank, const dz_config *cfg, const dz_run_opts *opts,
+                   const dz_shard *tr, const dz_shard *te, dz_obj *obj, double *p, int64_t done,
+                   const dz_iter_info *info, double elapsed, dz_metrics *met, dz_err *e)
+{
+    const int64_t d = tr->d;
+    double passes = obj->passes, gmax = info->gmax;
+    const char *reason = "iterations";
+    if (info->status == DZ_IT_CONVERGED)
+        reason = "converged";
+    else if (info->status == DZ_IT_STALLED)
+        reason = "stalled";
+    else {
+        /* the last update's point has not been evaluated yet */
+        double *g = malloc((size_t)(d + 1) * sizeof(double)), f;
+        if (!g)
+            dz_fatal(comm, DZ_ERUNTIME, "out of memory for the final gradient");
+        gmax = dz_obj_fg(obj, p, NULL, &f, g) == 0 ? (dz_obj_pseudo_grad(obj, p, g, g),
+                                                       dz_norm_inf(d + 1, g))
+                                                    : NAN;
+        free(g);
+    }
+    double train_loss, train_acc, test_loss = NAN, test_acc = NAN;
+    evaluate(comm, tr, p, cfg->scale, &obj->wk, &train_loss, &train_acc);
+    if (te)
+        evaluate(comm, te, p, cfg->scale, &obj->wk, &test_loss, &test_acc);
+    double pen = dz_obj_penalty(obj, p), J = pen > 0 ? train_loss + pen : train_loss;
+    if (rank == 0) {
+        if (info->status == DZ_IT_CONVERGED)
+            printf("dztrain: converged: ||grad J||inf = %.3g <= tolerance %.3g after %lld "
+                   "iterations, %.1f data passes\n", gmax, cfg->tolerance, (long long)done, passes);
+        else if (info->status == DZ_IT_STALLED)
+            printf("dztrain: stopped after %lld iterations, %.1f data passes: %s; "
+                   "||grad J||inf = %.3g\n", (long long)done, passes, info->why, gmax);
+        else if (cfg->tolerance > 0)
+            fprintf(stderr, "dztrain: warning: not converged: ||grad J||inf = %.3g > tolerance "
+                    "%.3g after [train] iterations = %lld (%.1f data passes). Raise iterations%s, "
+                    "or standardise the features\n", gmax, cfg->tolerance, (long long)done, passes,
+                    ops_first_order(cfg) ? ", tune learning_rate, or use optimizer = lbfgs or newton"
+                                         : "");
+        else if (!opts->quiet)
+            printf("dztrain: reached [train] iterations = %lld (tolerance off), %.1f data passes, "
+                   "||grad J||inf = %.3g\n", (long long)done, passes, gmax);
+        printf("train accuracy: %.17g %%\n", train_acc);
+        if (te)
+            printf("test accuracy: %.17g %%\n", test_acc);
+        printf("final loss: %.17g (training time %.6f s)\n", J, elapsed);
+        fflush(stdout);
+        dz_model_info mi = {.iterations = done, .final_loss = J, .train_accuracy = train_acc,
+                            .test_accuracy = test_acc, .m = tr->m, .block_rows = tr->block_rows,
+                            .scale = cfg->scale, .config_hash = dz_config_hash(cfg),
+                            .data_checksum = tr->checksum, .l2 = cfg->l2, .l1 = cfg->l1,
+                            .passes = passes, .grad_max = gmax};
+        snprintf(mi.optimizer, sizeof mi.optimizer, "%s", cfg->optimizer);
+        snprintf(mi.stop_reason, sizeof mi.stop_reason, "%s", reason);
+        if (dz_model_write(cfg->model_out, d, p, p[d], &mi, e) == DZ_OK)
+            dz_metrics_commit(met, cfg->metrics_out, e);
+    }
+    dz_err_agree(comm, e);
+}
+
 int dz_train(MPI_Comm comm, const dz_config *cfg, const dz_run_opts *opts, dz_err *e)
 {
     int rank, nranks;
@@ -196,11 +246,14 @@ int dz_train(MPI_Comm comm, const dz_config *cfg, const dz_run_opts *opts, dz_er
 
     dz_shard tr, te;
     memset(&te, 0, sizeof te);
-    DZ_TRY(dz_shard_load(comm, cfg->train, cfg->train_x, cfg->train_y, cfg->dtype,
-                         cfg->block_rows, &tr, e));
+    /* automatic blocks are at most one mini-batch, so a batch is exactly whole blocks */
+    const int64_t want_rows = cfg->block_rows == 0 && cfg->batch_size > 0 ? -cfg->batch_size
+                                                                           : cfg->block_rows;
+    DZ_TRY(dz_shard_load(comm, cfg->train, cfg->train_x, cfg->train_y, cfg->dtype, want_rows, &tr,
+                         e));
     if (cfg->test[0]) {
-        if (dz_shard_load(comm, cfg->test, cfg->test_x, cfg->test_y, cfg->dtype, cfg->block_rows,
-                          &te, e) != DZ_OK) {
+        if (dz_shard_load(comm, cfg->test, cfg->test_x, cfg->test_y, cfg->dtype, want_rows, &te,
+                          e) != DZ_OK) {
             dz_shard_free(&tr);
             return e->code;
         }
@@ -215,27 +268,28 @@ int dz_train(MPI_Comm comm, const dz_config *cfg, const dz_run_opts *opts, dz_er
         }
     }
     const int64_t d = tr.d, n = d + 1;
-    const double m = (double)tr.m;
     int nthreads = omp_get_max_threads();
     warn_binding(comm, rank, nthreads);
     if (rank == 0 && !opts->quiet)
         printf("dztrain: %d rank(s) x %d thread(s); m = %lld, d = %lld, features %s (file %s), "
-               "block_rows = %lld, reproducible = %s; read %.3f s, checked %.3f s\n",
+               "block_rows = %lld, reproducible = %s, optimizer = %s; read %.3f s, checked %.3f s\n",
                nranks, nthreads, (long long)tr.m, (long long)d, dz_dtype_name(tr.dtype),
                tr.file_type, (long long)tr.block_rows, cfg->reproducible ? "true" : "false",
-               tr.read_s, tr.scan_s);
+               cfg->optimizer, tr.read_s, tr.scan_s);
 
-    dz_work wk;
+    dz_obj obj;
     dz_optim opt;
     dz_metrics met;
     memset(&met, 0, sizeof met);
-    double *p = calloc((size_t)n, sizeof(double)), *g = malloc((size_t)n * sizeof(double)),
-           *tot = malloc((size_t)(d + 2) * sizeof(double));
-    int wk_ok = dz_work_init(&wk, d, nthreads, cfg->reproducible) == 0;
-    int opt_ok = dz_optim_init(&opt, cfg, n) == 0;
-    if (!p || !g || !tot || !wk_ok || !opt_ok)
-        dz_fail(e, DZ_ERUNTIME, "out of memory for the model and work space (d = %lld, %d threads)",
-                (long long)d, nthreads);
+    memset(&obj, 0, sizeof obj);
+    memset(&opt, 0, sizeof opt);
+    double *p = calloc((size_t)n, sizeof(double));
+    const dz_optim_ops *ops = dz_optim_find(cfg->optimizer);
+    int obj_ok = ops && dz_obj_init(&obj, comm, &tr, cfg, nthreads, ops->needs_hv, &dz_stop_signal) == 0;
+    int opt_ok = obj_ok && dz_optim_init(&opt, cfg, &tr, n) == 0;
+    if (!p || !obj_ok || !opt_ok)
+        dz_fail(e, DZ_ERUNTIME, "out of memory for the model, optimizer state and work space "
+                "(d = %lld, %d threads, optimizer %s)", (long long)d, nthreads, cfg->optimizer);
     int64_t start = 0;
     double elapsed0 = 0;
     if (e->code == DZ_OK && opts->resume) {
@@ -247,13 +301,14 @@ int dz_train(MPI_Comm comm, const dz_config *cfg, const dz_run_opts *opts, dz_er
             check_resume(&c, cfg, &tr, opts, e);
             if (e->code == DZ_OK && c.nstate != opt.nstate)
                 dz_fail(e, DZ_ECONFIG, "cannot resume: the checkpoint holds %lld values of optimizer "
-                        "state, optimizer '%s' has %lld", (long long)c.nstate, opt.name,
+                        "state, optimizer '%s' has %lld", (long long)c.nstate, cfg->optimizer,
                         (long long)opt.nstate);
             if (e->code == DZ_OK) {
                 if (opt.nstate)
                     memcpy(opt.state, c.state, (size_t)opt.nstate * sizeof(double));
                 start = c.iteration;
                 elapsed0 = c.elapsed;
+                obj.passes = c.passes;
                 memcpy(p, c.params, (size_t)n * sizeof(double));
                 dz_metrics_free(&met);
                 met = c.metrics;
@@ -269,6 +324,7 @@ int dz_train(MPI_Comm comm, const dz_config *cfg, const dz_run_opts *opts, dz_er
     if (opts->resume) {
         DZ_MPI(MPI_Bcast(&start, 1, MPI_INT64_T, 0, comm));
         DZ_MPI(MPI_Bcast(&elapsed0, 1, MPI_DOUBLE, 0, comm));
+        DZ_MPI(MPI_Bcast(&obj.passes, 1, MPI_DOUBLE, 0, comm));
         DZ_MPI(MPI_Bcast(p, (int)n, MPI_DOUBLE, 0, comm));
         if (opt.nstate)
             DZ_MPI(MPI_Bcast(opt.state, (int)opt.nstate, MPI_DOUBLE, 0, comm));
@@ -280,44 +336,42 @@ int dz_train(MPI_Comm comm, const dz_config *cfg, const dz_run_opts *opts, dz_er
         goto done;
 
     double t0 = MPI_Wtime(), elapsed = elapsed0;
+    dz_iter_info info = {NAN, NAN, DZ_IT_UPDATED, ""};
     int64_t it;
-    set_grad_bounds(&wk.grad[0], &tr);
     for (it = start; it < cfg->iterations; it++) {
-        double zb = z_bound(&tr, p, cfg->scale);
-        set_loss_bound(&wk.grad[0], &tr, isfinite(zb) ? zb : 0.0);
-        dz_kernel_pass(&tr, p, p[d], cfg->scale, &wk, 0);
-        wk.grad[0].flags[DZ_FLAG_STOP] = dz_stop_signal != 0;
-        dz_acc_allreduce(comm, &wk.grad[0], tot);
-        double loss = tot[d + 1] / m;
+        int log_due = it % cfg->log_every == 0;
+        obj.stop = 0;
+        dz_optim_iterate(&opt, &obj, p, it, log_due, &info);
         elapsed = elapsed0 + round((MPI_Wtime() - t0) * 1e6) / 1e6;
-        if (!isfinite(zb) || wk.grad[0].flags[DZ_FLAG_NONFINITE] || !isfinite(loss)) {
+        if (info.status == DZ_IT_DIVERGED) {
             /* every rank sees the same sums, so every rank fails; the agreement prints once */
             dz_fail(e, DZ_ERUNTIME,
-                    "training diverged at iteration %lld: the loss or gradient is NaN/Inf "
-                    "(learning_rate = %g is probably too large); no model written%s",
-                    (long long)it, cfg->learning_rate,
+                    "training diverged at iteration %lld: %s (%s); no model written%s",
+                    (long long)it, info.why,
+                    ops_first_order(cfg) ? "the learning_rate is probably too large"
+                                         : "check the data for extreme values",
                     cfg->ckpt_file[0] ? ", the last checkpoint is kept" : "");
             dz_err_agree(comm, e);
             goto done;
         }
-        if (it % cfg->log_every == 0) {
-            if (dz_metrics_add(&met, it, loss, elapsed))
+        int stopped = info.status != DZ_IT_UPDATED;
+        if (log_due || (stopped && !isnan(info.f))) {
+            if (dz_metrics_add(&met, it, info.f, info.gmax, obj.passes, elapsed))
                 dz_fatal(comm, DZ_ERUNTIME, "out of memory for metrics");
             if (rank == 0 && !opts->quiet) {
-                printf("Cost after iteration %lld: %.17g\n", (long long)it, loss);
+                printf("Cost after iteration %lld: %.17g\n", (long long)it, info.f);
                 fflush(stdout);
             }
         }
-        for (int64_t j = 0; j < d; j++)
-            g[j] = tot[j] / cfg->scale / m;
-        g[d] = tot[d] / m;
-        dz_optim_step(&opt, n, p, g);
+        if (stopped)
+            break; /* converged or stalled: p is this iteration's point, not updated */
 
         int64_t done_it = it + 1;
-        int stop = wk.grad[0].flags[DZ_FLAG_STOP] > 0;
+        int stop = obj.stop;
         int due = cfg->ckpt_every > 0 && done_it % cfg->ckpt_every == 0;
         if (cfg->ckpt_file[0] && (stop || due) &&
-            write_checkpoint(comm, rank, cfg, &tr, done_it, elapsed, p, &opt, &met, opts->quiet, e) != DZ_OK)
+            write_checkpoint(comm, rank, cfg, &tr, done_it, elapsed, obj.passes, p, &opt, &met,
+                             opts->quiet, e) != DZ_OK)
             goto done;
         if (stop) {
             dz_fail(e, DZ_EINTERRUPTED, "stopped by a signal after iteration %lld; %s", (long long)it,
@@ -327,35 +381,13 @@ int dz_train(MPI_Comm comm, const dz_config *cfg, const dz_run_opts *opts, dz_er
             goto done;
         }
     }
-
-    {
-        double train_loss, train_acc, test_loss = NAN, test_acc = NAN;
-        evaluate(comm, &tr, p, cfg->scale, &wk, &train_loss, &train_acc);
-        if (cfg->test[0])
-            evaluate(comm, &te, p, cfg->scale, &wk, &test_loss, &test_acc);
-        if (rank == 0) {
-            printf("train accuracy: %.17g %%\n", train_acc);
-            if (cfg->test[0])
-                printf("test accuracy: %.17g %%\n", test_acc);
-            printf("final loss: %.17g (training time %.6f s)\n", train_loss, elapsed);
-            fflush(stdout);
-            dz_model_info info = {.iterations = cfg->iterations, .final_loss = train_loss,
-                                  .train_accuracy = train_acc, .test_accuracy = test_acc,
-                                  .m = tr.m, .block_rows = tr.block_rows, .scale = cfg->scale,
-                                  .config_hash = dz_config_hash(cfg), .data_checksum = tr.checksum};
-            if (dz_model_write(cfg->model_out, d, p, p[d], &info, e) == DZ_OK)
-                dz_metrics_commit(&met, cfg->metrics_out, e);
-        }
-        dz_err_agree(comm, e);
-    }
+    finish(comm, rank, cfg, opts, &tr, cfg->test[0] ? &te : NULL, &obj, p, it, &info, elapsed, &met, e);
 
 done:
     dz_metrics_free(&met); /* closes an uncommitted .partial file, which stays for inspection */
     dz_optim_free(&opt);
-    dz_work_free(&wk);
+    dz_obj_free(&obj);
     free(p);
-    free(g);
-    free(tot);
     dz_shard_free(&tr);
     dz_shard_free(&te);
     return e->code;

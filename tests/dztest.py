@@ -84,12 +84,14 @@ def read_model(path):
 
 
 def read_metrics(path):
+    """(header, rows): rows of (iteration, loss, elapsed_s, grad_max or nan, passes)."""
     rows = []
     with open(path) as f:
         header = f.readline().strip()
         for line in f:
-            it, loss, el = line.strip().split(",")
-            rows.append((int(it), float(loss), float(el)))
+            it, loss, el, gm, ps = line.strip().split(",")
+            rows.append((int(it), float(loss), float(el), float(gm) if gm else float("nan"),
+                         float(ps)))
     return header, rows
 
 

@@ -58,7 +58,7 @@ int main(void)
     expect_error("[data]\ntrain = t.h5\n[train]\nreproducible = maybe\n", "expected true or false");
     expect_error("[data]\ntrain = t.h5\nscale = -1\n", "line 3: [data] scale = '-1'");
     expect_error("[data]\ntrain = t.h5\ndtype = int4\n", "expected native, uint8, float32 or float64");
-    expect_error("[data]\ntrain = t.h5\n[train]\noptimizer = adam\n", "optimizer = 'adam': not supported (supported: gd)");
+    expect_error("[data]\ntrain = t.h5\n[train]\noptimizer = adagrad\n", "optimizer = 'adagrad': not supported (supported: gd sgd momentum adam lbfgs newton)");
     expect_error("[data]\ntest = t.h5\n", "missing required key [data] train");
     expect_error("[data]\ntrain = t.h5\nthis line has no equals sign\n", "line 3: syntax error");
     expect_error("[data\ntrain = t.h5\n", "line 1: syntax error");

@@ -1,8 +1,9 @@
 /* dz/checkpoint.h — everything needed to continue a run exactly, in one HDF5 file.
  *
- * Layout (format "dztrain-checkpoint-1"): datasets params (d + 1: w then b), optimizer_state,
- * metrics/iteration, metrics/loss, metrics/elapsed_s; root attributes: iteration (updates
- * done), iterations (the run's target), elapsed_s, config_hash, config (text of the
+ * Layout (format "dztrain-checkpoint-2"): datasets params (d + 1: w then b), optimizer_state
+ * (the optimizer's whole state, dz/optim.h), metrics/iteration, metrics/loss,
+ * metrics/elapsed_s, metrics/grad_max, metrics/passes; root attributes: iteration (updates
+ * done), iterations (the run's target), elapsed_s, passes, config_hash, config (text of the
  * training settings), data fingerprint (data_m, data_d, data_dtype, data_file_type,
  * data_checksum, block_rows) and payload_checksum, a hash of all the arrays and the
  * iteration, so a corrupted file is refused instead of silently resumed.
@@ -22,6 +23,7 @@ typedef struct dz_ckpt {
     int64_t iteration;     /* updates applied to params */
     int64_t iterations;    /* the run's [train] iterations */
     double elapsed;        /* training seconds so far */
+    double passes;         /* data passes so far */
     int64_t n;             /* d + 1 */
     double *params;
     int64_t nstate;

@@ -34,9 +34,18 @@ typedef struct dz_config {
     /* [model] */
     char model_type[32];            /* "logistic" */
     /* [train] */
-    char optimizer[32];             /* "gd" */
-    double learning_rate;           /* 0.005 */
-    int64_t iterations;             /* 2000 */
+    char optimizer[32];             /* "gd": gd sgd momentum adam lbfgs newton */
+    double learning_rate;           /* 0.005 (first-order optimizers) */
+    int64_t iterations;             /* 2000: the maximum number of updates / outer iterations */
+    double tolerance;               /* 0 = off: stop when ||grad J||inf <= tolerance */
+    double l2, l1;                  /* 0, 0: J = mean loss + l2/(2m)||w||^2 + l1/m ||w||_1 */
+    double decay;                   /* 0: lr_t = learning_rate / (1 + decay t) */
+    int64_t batch_size;             /* 0 = full batch (sgd, momentum, adam) */
+    int64_t seed;                   /* 0: mini-batch order */
+    double momentum;                /* 0.9 */
+    int nesterov;                   /* 0 */
+    double beta1, beta2, epsilon;   /* 0.9, 0.999, 1e-8 (adam) */
+    int64_t memory;                 /* 10 (lbfgs pairs) */
     int64_t log_every;              /* 100 */
     int reproducible;               /* 1: result independent of ranks × threads */
     int64_t block_rows;             /* 0 = automatic; rows per fixed reduction block */
@@ -58,7 +67,8 @@ int dz_config_parse(const char *text, const char *base_dir, dz_config *cfg, dz_e
 int dz_config_load(MPI_Comm comm, const char *path, dz_config *cfg, dz_err *e);
 
 /* 64-bit hash of the settings that change the trained result (data names, scale, dtype,
- * model, optimizer, learning rate, reproducible, block_rows), not iterations or outputs.
+ * model, optimizer and its settings, l2, l1, reproducible, block_rows), not iterations,
+ * tolerance or outputs (they change where a run stops, not its path).
  * Not collective. */
 uint64_t dz_config_hash(const dz_config *cfg);
 

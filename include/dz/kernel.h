@@ -11,9 +11,16 @@
  * row's z does not depend on where the row sits.  dz_block_grad_ref is the naive sequential
  * reference the tests compare against.
  *
- * dz_kernel_pass runs the block kernel over all of this rank's blocks with OpenMP (each block
- * by one thread, static schedule) and folds every block partial into the thread's dz_acc;
- * the thread accumulators are merged into work->acc[0].  Not collective.
+ * The same block kernel computes a Hessian-vector product when given the per-row curvature
+ * D_i = a_i(1 − a_i) of the current point and a direction v (w := v_w, b := v_b): the row
+ * coefficient a − y becomes D_i·u_i with u_i = v_b + (v_w·x_i)/scale, so
+ *   out[j] = Σ D_i u_i x_ij,  out[d] = Σ D_i u_i,  out[d+1] = 0
+ * (H·v = Xᵀ(D ⊙ Xv)/m in the caller's units).  A gradient pass can save D for later H·v.
+ *
+ * dz_kernel_run runs the block kernel over this rank's blocks (all, or a list: a mini-batch)
+ * with OpenMP (each block by one thread, static schedule) and folds every block partial into
+ * the thread's dz_acc; the thread accumulators are merged into accs[0] of the pass's kind
+ * (wk->grad, wk->eval or wk->hv).  Not collective.
  */
 #ifndef DZ_KERNEL_H
 #define DZ_KERNEL_H
@@ -31,10 +38,28 @@ typedef struct dz_work {
     double *blk;    /* T × (d + 2) block partials */
     dz_acc *grad;   /* T accumulators of d + 2 quantities */
     dz_acc *eval;   /* T accumulators of 2 quantities: loss, correct predictions */
+    dz_acc *hv;     /* T accumulators of d + 2 for H·v (NULL until dz_work_init_hv) */
+    int repro;
 } dz_work;
 
 int dz_work_init(dz_work *wk, int64_t d, int nthreads, int repro); /* 0 ok, -1 no memory */
+int dz_work_init_hv(dz_work *wk);                                    /* 0 ok, -1 no memory */
 void dz_work_free(dz_work *wk);
+
+enum { DZ_PASS_GRAD = 0, DZ_PASS_EVAL = 1, DZ_PASS_HV = 2 };
+
+/* One kernel pass over local blocks. */
+typedef struct dz_pass {
+    int mode;               /* DZ_PASS_* */
+    const double *w;        /* d: weights (GRAD, EVAL) or the direction v_w (HV) */
+    double b;               /* bias, or v_b (HV) */
+    double scale;           /* features are divided by it */
+    const int64_t *blocks;  /* local block numbers to visit (block k = local rows [kB, kB+B)),
+                               or NULL for all */
+    int64_t nblocks;        /* entries in blocks */
+    const double *dcoef;    /* HV: D per local row */
+    double *dsave;          /* GRAD: if not NULL, D per local row is stored here */
+} dz_pass;
 
 /* Block kernels over local rows [i0, i0+n). */
 void dz_block_grad(const dz_shard *s, int64_t i0, int64_t n, const double *w, double b,
@@ -45,11 +70,19 @@ void dz_block_grad_ref(const dz_shard *s, int64_t i0, int64_t n, const double *w
 void dz_block_eval(const dz_shard *s, int64_t i0, int64_t n, const double *w, double b,
                    double scale, double *out);
 
+/* Naive reference for H·v over local rows [i0, i0+n) (dcoef indexed by local row). */
+void dz_block_hv_ref(const dz_shard *s, int64_t i0, int64_t n, const double *dcoef,
+                     const double *v, double vb, double scale, double *out);
+
 /* Stable per-row logistic: a = σ(z), loss = softplus(z) − y·z. */
 void dz_logistic(double z, double y, double *a, double *loss);
+/* The curvature σ(z)(1 − σ(z)), accurate for large |z|. */
+double dz_logistic_curv(double z);
 
-/* All local blocks, OpenMP; result in wk->grad[0] (eval = 0) or wk->eval[0] (eval = 1),
- * whose bounds the caller has set (the other threads' accumulators share them). */
+/* A pass (OpenMP); the result is in accs[0] of its kind, whose bounds the caller has set
+ * (the other threads' accumulators share them). */
+void dz_kernel_run(const dz_shard *s, dz_work *wk, const dz_pass *ps);
+/* All local blocks: result in wk->grad[0] (eval = 0) or wk->eval[0] (eval = 1). */
 void dz_kernel_pass(const dz_shard *s, const double *w, double b, double scale, dz_work *wk,
                     int eval);
 

@@ -26,16 +26,19 @@ int dz_out_commit(const char *tmp, const char *final, dz_err *e);
 /* A unique temporary name beside final ("<final>.tmp.<pid>"). */
 void dz_out_tmpname(const char *final, char *out, size_t len);
 
+/* metrics.csv columns: iteration, loss (J, penalty included), elapsed_s, grad_max (‖∇J‖∞,
+ * empty when not evaluated), passes (cumulative data passes). */
 typedef struct dz_metrics {
     int64_t n, cap;
     int64_t *iteration;
-    double *loss, *elapsed;
+    double *loss, *elapsed, *grad_max, *passes;
     FILE *f;                    /* rank 0 only: the .partial file */
     char path[DZ_PATH_MAX + 16];
 } dz_metrics;
 
 /* Append one row in memory (every rank) and, when open, to the file. 0 ok, -1 no memory. */
-int dz_metrics_add(dz_metrics *m, int64_t iteration, double loss, double elapsed);
+int dz_metrics_add(dz_metrics *m, int64_t iteration, double loss, double grad_max,
+                   double passes, double elapsed);
 /* Open "<final>.partial" and write the header and the rows held so far. */
 int dz_metrics_open(dz_metrics *m, const char *final, dz_err *e);
 /* Close the partial file and rename it to final. */
@@ -43,8 +46,14 @@ int dz_metrics_commit(dz_metrics *m, const char *final, dz_err *e);
 void dz_metrics_free(dz_metrics *m);
 
 typedef struct dz_model_info {
-    int64_t iterations;        /* updates applied */
-    double final_loss;         /* J(w, b) of the written model on the training set */
+    int64_t iterations;        /* updates / outer iterations applied */
+    char optimizer[32];
+    char stop_reason[32];      /* converged, stalled or iterations */
+    double l2, l1;
+    double passes;             /* data passes of the optimization */
+    double grad_max;           /* ‖∇J‖∞ at the written parameters */
+    double final_loss;         /* J(w, b) of the written model on the training set, penalty
+                                  included */
     double train_accuracy;     /* percent */
     double test_accuracy;      /* percent, NaN without a test set */
     int64_t m, block_rows;

@@ -47,7 +47,8 @@ typedef struct dz_shard {
 size_t dz_dtype_size(dz_dtype t);
 const char *dz_dtype_name(dz_dtype t);
 
-/* Rows per block for m rows of d features when the config says requested (0 = auto). */
+/* Rows per block for m rows of d features when the config says requested (0 = auto; < 0 =
+ * auto but at most −requested rows, so that a mini-batch of that size is whole blocks). */
 int64_t dz_block_rows(int64_t m, int64_t d, int64_t requested);
 
 /* This rank's [row0, row0+rows) for m rows in blocks of B over nranks. Not collective. */
