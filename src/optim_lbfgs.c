@@ -141,11 +141,7 @@ static int trial(const dz_optim *o, dz_obj *obj, lb *v, const double *p, double 
     for (int64_t c = 0; c < n; c++)
         v->x[c] = p[c] + a * v->dir[c];
     if (obj->l1 > 0)
-        for (int64_t j = 0; j < obj->d; j++) { /* orthant of p (or of −◇J where p_j = 0) */
-            double xi = p[j] != 0 ? p[j] : -v->pg[j];
-            if ((xi > 0 && v->x[j] < 0) || (xi < 0 && v->x[j] > 0) || xi == 0)
-                v->x[j] = 0;
-        }
+        dz_owlqn_project(obj->d, p, v->pg, v->x);
     (void)o;
     t->a = a;
     if (dz_obj_fg(obj, v->x, NULL, &t->f, v->gt) != 0 || !isfinite(t->f)) {
@@ -155,6 +151,22 @@ static int trial(const dz_optim *o, dz_obj *obj, lb *v, const double *p, double 
     }
     t->dphi = dz_dot(n, v->gt, v->dir);
     return 0;
+}
+
+void dz_owlqn_constrain(int64_t d, const double *pg, double *dir)
+{
+    for (int64_t j = 0; j < d; j++)
+        if (dir[j] * pg[j] >= 0)
+            dir[j] = 0;
+}
+
+void dz_owlqn_project(int64_t d, const double *p, const double *pg, double *x)
+{
+    for (int64_t j = 0; j < d; j++) { /* orthant of p (or of −◇J where p_j = 0) */
+        double xi = p[j] != 0 ? p[j] : -pg[j];
+        if ((xi > 0 && x[j] < 0) || (xi < 0 && x[j] > 0) || xi == 0)
+            x[j] = 0;
+    }
 }
 
 /* Keep the trial in x / gt as the best point so far: swap gt into glo. */
@@ -284,9 +296,7 @@ static void iterate(dz_optim *o, dz_obj *obj, double *p, int64_t t, int want_eva
     for (int attempt = 0; attempt < 2; attempt++) {
         two_loop(&v, v.pg);
         if (obj->l1 > 0)
-            for (int64_t j = 0; j < obj->d; j++)
-                if (v.dir[j] * v.pg[j] >= 0)
-                    v.dir[j] = 0;
+            dz_owlqn_constrain(obj->d, v.pg, v.dir);
         double d0 = dz_dot(n, v.pg, v.dir);
         if (!(d0 < 0)) { /* not a descent direction: restart from −◇J */
             v.st[ST_NPAIRS] = 0;
