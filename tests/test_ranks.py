@@ -82,6 +82,25 @@ run_grid("f32_m203", h5, {"data": {"train_x": "x", "train_y": "y"},
                          "train": dict(train, block_rows=4)}, GRID, X, y)
 run_grid("f32_m203", h5, {"data": {"train_x": "x", "train_y": "y"},
                          "train": dict(train, block_rows=4)}, [(1, 1), (2, 1), (3, 2), (4, 3)], X, y, repro=False)
+# Every optimizer, on the same data: mini-batches (sgd, adam), l1 (momentum's proximal step,
+# OWL-QN), l2 with lbfgs and newton stopping at a tolerance.  A smaller grid: N = 8 > blocks
+# per batch leaves ranks out of some batches.
+SUB = [(1, 1), (2, 1), (3, 2), (4, 3), (8, 1)]
+data_a = {"train_x": "x", "train_y": "y"}
+for name, opt in [
+        ("sgd_batch", dict(optimizer="sgd", learning_rate=0.2, decay=0.01, batch_size=16, seed=7,
+                           iterations=60, log_every=5, block_rows=4)),
+        ("momentum_l1", dict(optimizer="momentum", learning_rate=0.05, nesterov="true", l1=0.5,
+                             l2=0.1, iterations=60, log_every=7, block_rows=4)),
+        ("adam_batch", dict(optimizer="adam", learning_rate=0.01, batch_size=12, iterations=60,
+                            log_every=6, block_rows=4)),
+        ("lbfgs_l2", dict(optimizer="lbfgs", l2=1.0, tolerance=1e-9, iterations=200, log_every=1,
+                          block_rows=4)),
+        ("owlqn_l1", dict(optimizer="lbfgs", l1=0.5, memory=4, tolerance=1e-8, iterations=200,
+                          log_every=1, block_rows=4)),
+        ("newton_l2", dict(optimizer="newton", l2=0.5, tolerance=1e-10, iterations=50,
+                           log_every=1, block_rows=4))]:
+    run_grid(name, h5, {"data": data_a, "train": opt}, SUB)
 # B: m = 3 < N for N = 4, 8: ranks with no rows; labels shaped (1, m); 3-D features
 h5 = os.path.join(w, "b.h5")
 X, y = dztest.make_dataset(h5, 3, 6, "float64", seed=2, yshape=(1, 3), shape=(3, 2, 3))
