@@ -177,4 +177,39 @@ other = {k: dict(v) for k, v in base.items()}
 other["data"]["train"] = data2
 resume_expect("changed_data", good, other, 3, "the training data differ from the checkpoint's")
 resume_expect("changed_data_force", good, other, 3, "the training data differ", extra=["--force"])
+
+# 6. Optimizers with state: a run checkpointed after K updates (a run of K iterations that
+#    checkpoints at K) and resumed at another N x T with --force to the full count continues
+#    bit for bit like the uninterrupted run (lbfgs: its pairs and cached J, g; newton: the
+#    trust radius, with J, g and the curvature recomputed; adam: moments, mini-batch schedule).
+for name, opt, K, full in [
+        ("lbfgs", dict(optimizer="lbfgs", l2=1.0, memory=5, tolerance=1e-9), 6, 40),
+        ("owlqn", dict(optimizer="lbfgs", l1=2.0, tolerance=1e-8), 9, 60),
+        ("newton", dict(optimizer="newton", l2=0.5, tolerance=1e-10), 2, 20),
+        ("adam", dict(optimizer="adam", learning_rate=0.01, batch_size=64, seed=3), 37, 90)]:
+    train = dict(opt, iterations=full, log_every=1, block_rows=16)
+    secs = {"data": base["data"], "train": train}
+    rd, rcfg = folder(name + "_ref", secs)
+    rc, out, err, _ = dztest.mpirun(1, 2, ["--quiet", rcfg])
+    c.check(rc == 0, "%s reference: exit %d %s" % (name, rc, err[-500:]))
+    ref_opt = dztest.result_digest(os.path.join(rd, "model.h5"), os.path.join(rd, "metrics.csv"))
+    d, cfg = folder(name + "_part", {"data": base["data"], "train": dict(train, iterations=K),
+                                     "checkpoint": {"file": "ckpt.h5", "every": K}})
+    rc, out, err, _ = dztest.mpirun(2, 1, ["--quiet", cfg])
+    c.check(rc == 0 and ckpt_iteration(os.path.join(d, "ckpt.h5")) == K,
+            "%s: first part of %d iterations checkpointed at %d: exit %d %s" % (
+                name, K, ckpt_iteration(os.path.join(d, "ckpt.h5")), rc, err[-500:]))
+    dztest.write_config(cfg, {"data": base["data"], "train": train,
+                              "checkpoint": {"file": "ckpt.h5", "every": K}})
+    rc, out, err, _ = dztest.mpirun(3, 2, ["--quiet", "--resume", "--force", cfg],
+                                    env={"OMP_WAIT_POLICY": "passive"})
+    c.check(rc == 0, "%s: resume exit %d %s" % (name, rc, err[-500:]))
+    if rc == 0:
+        got = dztest.result_digest(os.path.join(d, "model.h5"), os.path.join(d, "metrics.csv"))
+        c.check(got == ref_opt, "%s: resumed at 3x2 from iteration %d differs from the "
+                "uninterrupted 1x2 run" % (name, K))
+        with h5py.File(os.path.join(rd, "model.h5"), "r") as f:
+            print("%s: uninterrupted run stopped after %d iterations (%s); resumed from %d: %s"
+                  % (name, f.attrs["iterations"], f.attrs["stop_reason"].decode(), K,
+                     "identical" if got == ref_opt else "DIFFERENT"))
 c.finish()
