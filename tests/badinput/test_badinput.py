@@ -239,8 +239,32 @@ simple("cfg_block_rows_neg", 2, r"line 6: \[train\] block_rows = -1: out of rang
        BASE + "block_rows = -1\n")
 simple("cfg_dtype_invalid", 2, r"line 3: \[data\] dtype = 'int7': expected native, uint8",
        "[data]\ntrain = train.h5\ndtype = int7\n")
-simple("cfg_optimizer_unknown", 2, r"line 6: \[train\] optimizer = 'adam': not supported",
-       BASE + "optimizer = adam\n")
+simple("cfg_optimizer_unknown", 2, r"line 6: \[train\] optimizer = 'adagrad': not supported "
+       r"\(supported: gd sgd momentum adam lbfgs newton\)", BASE + "optimizer = adagrad\n")
+# solver settings: out of range, NaN, and settings of one optimizer given to another
+for key, val in [("l2", "-1"), ("l2", "nan"), ("l1", "-0.5"), ("l1", "nan"), ("tolerance", "-1e-6"),
+                 ("tolerance", "inf"), ("decay", "-1")]:
+    simple("cfg_%s_%s" % (key, val), 2, r"line 6: \[train\] %s = '%s': must be a finite number >= 0"
+           % (key, val), BASE + "%s = %s\n" % (key, val))
+simple("cfg_newton_l1", 2, r"line 7: \[train\] l1 = 1: optimizer newton needs a twice-differentiable",
+       BASE + "optimizer = newton\nl1 = 1\n")
+simple("cfg_batch_size_neg", 2, r"line 7: \[train\] batch_size = -5: out of range",
+       BASE + "optimizer = sgd\nbatch_size = -5\n")
+simple("cfg_memory_0", 2, r"line 7: \[train\] memory = 0: out of range",
+       BASE + "optimizer = lbfgs\nmemory = 0\n")
+simple("cfg_momentum_1", 2, r"line 7: \[train\] momentum = '1': must be in \[0, 1\)",
+       BASE + "optimizer = momentum\nmomentum = 1\n")
+simple("cfg_epsilon_0", 2, r"line 7: \[train\] epsilon = '0': must be a finite number > 0",
+       BASE + "optimizer = adam\nepsilon = 0\n")
+for name, body, line, key, opt, forr in [
+        ("memory_gd", "optimizer = gd\nmemory = 5\n", 7, "memory", "gd", "lbfgs"),
+        ("lr_lbfgs", "optimizer = lbfgs\nlearning_rate = 0.1\n", 7, "learning_rate", "lbfgs",
+         "gd sgd momentum adam"),
+        ("batch_gd", "batch_size = 8\n", 6, "batch_size", "gd", "sgd momentum adam"),
+        ("beta1_momentum", "beta1 = 0.5\noptimizer = momentum\n", 6, "beta1", "momentum", "adam"),
+        ("nesterov_adam", "optimizer = adam\nnesterov = true\n", 7, "nesterov", "adam", "momentum")]:
+    simple("cfg_key_not_for_" + name, 2, r"line %d: \[train\] %s does not apply to optimizer '%s' "
+           r"\(it is for: %s\)" % (line, key, opt, forr), BASE + body)
 simple("cfg_model_type_unknown", 2, r"line 7: \[model\] type = 'svm': not supported",
        BASE + "[model]\ntype = svm\n")
 simple("cfg_ckpt_every_without_file", 2, r"\[checkpoint\] every = 5 needs \[checkpoint\] file",
