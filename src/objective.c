@@ -160,6 +160,17 @@ int dz_obj_fg(dz_obj *o, const double *p, const dz_batch *batch, double *f, doub
     return 0;
 }
 
+void dz_obj_evaluate(dz_obj *o, const dz_shard *s, const double *p, double *loss, double *acc)
+{
+    double zb = z_bound(s, p, o->scale), out[2];
+    dz_acc_set_bound(&o->wk.eval[0], 0, 2.0 * (double)s->m * ((isfinite(zb) ? zb : 0.0) + 1.0));
+    dz_acc_set_bound(&o->wk.eval[0], 1, 2.0 * (double)s->m);
+    dz_kernel_pass(s, p, p[s->d], o->scale, &o->wk, 1);
+    dz_acc_allreduce(o->comm, &o->wk.eval[0], out);
+    *loss = out[0] / (double)s->m;
+    *acc = 100.0 * out[1] / (double)s->m;
+}
+
 void dz_obj_accept_curvature(dz_obj *o)
 {
     double *t = o->curv;

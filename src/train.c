@@ -27,22 +27,6 @@
 
 volatile sig_atomic_t dz_stop_signal = 0;
 
-/* Loss and accuracy of p on a data set (the eval kernel). Collective. */
-static void evaluate(MPI_Comm comm, const dz_shard *s, const double *p, double scale,
-                     dz_work *wk, double *loss, double *acc)
-{
-    double zb = 0, out[2];
-    for (int64_t j = 0; j < s->d; j++)
-        zb += fabs(p[j]) * s->maxabs[j];
-    zb = fabs(p[s->d]) + zb / scale;
-    dz_acc_set_bound(&wk->eval[0], 0, 2.0 * (double)s->m * ((isfinite(zb) ? zb : 0.0) + 1.0));
-    dz_acc_set_bound(&wk->eval[0], 1, 2.0 * (double)s->m);
-    dz_kernel_pass(s, p, p[s->d], scale, wk, 1);
-    dz_acc_allreduce(comm, &wk->eval[0], out);
-    *loss = out[0] / (double)s->m;
-    *acc = 100.0 * out[1] / (double)s->m;
-}
-
 static void warn_binding(MPI_Comm comm, int rank, int nthreads)
 {
     cpu_set_t set;
@@ -184,15 +168,17 @@ static void finish(MPI_Comm comm, int rank, const dz_config *cfg, const dz_run_o
         double *g = malloc((size_t)(d + 1) * sizeof(double)), f;
         if (!g)
             dz_fatal(comm, DZ_ERUNTIME, "out of memory for the final gradient");
-        gmax = dz_obj_fg(obj, p, NULL, &f, g) == 0 ? (dz_obj_pseudo_grad(obj, p, g, g),
-                                                       dz_norm_inf(d + 1, g))
-                                                    : NAN;
+        gmax = NAN;
+        if (dz_obj_fg(obj, p, NULL, &f, g) == 0) {
+            dz_obj_pseudo_grad(obj, p, g, g);
+            gmax = dz_norm_inf(d + 1, g);
+        }
         free(g);
     }
     double train_loss, train_acc, test_loss = NAN, test_acc = NAN;
-    evaluate(comm, tr, p, cfg->scale, &obj->wk, &train_loss, &train_acc);
+    dz_obj_evaluate(obj, tr, p, &train_loss, &train_acc);
     if (te)
-        evaluate(comm, te, p, cfg->scale, &obj->wk, &test_loss, &test_acc);
+        dz_obj_evaluate(obj, te, p, &test_loss, &test_acc);
     double pen = dz_obj_penalty(obj, p), J = pen > 0 ? train_loss + pen : train_loss;
     if (rank == 0) {
         if (info->status == DZ_IT_CONVERGED)

@@ -72,6 +72,10 @@ void dz_obj_free(dz_obj *o);
  * -1 when a sum was not finite (then *f = +inf, g undefined), identically on every rank. */
 int dz_obj_fg(dz_obj *o, const double *p, const dz_batch *batch, double *f, double *g);
 
+/* Collective.  Mean loss (no penalty) and accuracy in percent (prediction a > 0.5) of p on
+ * data set s (the training shard or a test shard of the same d). */
+void dz_obj_evaluate(dz_obj *o, const dz_shard *s, const double *p, double *loss, double *acc);
+
 /* Not collective: the curvature saved by the last full dz_obj_fg becomes the one H·v uses. */
 void dz_obj_accept_curvature(dz_obj *o);
 
