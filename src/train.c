@@ -12,12 +12,11 @@
 #include "dz/train.h"
 
 #include <math.h>
-#include <omp.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "dz/binding.h"
 #include "dz/checkpoint.h"
 #include "dz/kernel.h"
 #include "dz/objective.h"
@@ -26,22 +25,6 @@
 #include "dz/shard.h"
 
 volatile sig_atomic_t dz_stop_signal = 0;
-
-static void warn_binding(MPI_Comm comm, int rank, int nthreads)
-{
-    cpu_set_t set;
-    int cores = nthreads;
-    if (sched_getaffinity(0, sizeof set, &set) == 0)
-        cores = CPU_COUNT(&set);
-    int in[2] = {cores < nthreads ? 1 : 0, -cores}, out[2];
-    DZ_MPI(MPI_Allreduce(in, out, 2, MPI_INT, MPI_MAX, comm));
-    if (rank == 0 && out[0])
-        fprintf(stderr,
-                "dztrain: warning: %d OpenMP threads per rank, but some rank may run on only %d "
-                "core(s): its threads share them. Start with `mpirun --map-by slot:PE=%d` or "
-                "`--bind-to none`, or set OMP_NUM_THREADS.\n",
-                nthreads, -out[1], nthreads);
-}
 
 /* Compare a checkpoint with this run; fills e (code DZ_ECONFIG/DZ_EDATA) when refused. */
 static void check_resume(const dz_ckpt *c, const dz_config *cfg, const dz_shard *s,
@@ -229,6 +212,8 @@ int dz_train(MPI_Comm comm, const dz_config *cfg, const dz_run_opts *opts, dz_er
             dz_out_check_writable(cfg->ckpt_file, "[checkpoint] file", e);
     }
     DZ_TRY(dz_err_agree(comm, e));
+    dz_binding bind;
+    DZ_TRY(dz_binding_setup(comm, &bind, e));
 
     dz_shard tr, te;
     memset(&te, 0, sizeof te);
@@ -254,12 +239,15 @@ int dz_train(MPI_Comm comm, const dz_config *cfg, const dz_run_opts *opts, dz_er
         }
     }
     const int64_t d = tr.d, n = d + 1;
-    int nthreads = omp_get_max_threads();
-    warn_binding(comm, rank, nthreads);
+    int nthreads = bind.nthreads;
+    char how[96] = "";
+    if (bind.automatic)
+        snprintf(how, sizeof how, " (OMP_NUM_THREADS unset: %d cores / %d rank(s) on the node)",
+                 bind.node_cores, bind.local_ranks);
     if (rank == 0 && !opts->quiet)
-        printf("dztrain: %d rank(s) x %d thread(s); m = %lld, d = %lld, features %s (file %s), "
+        printf("dztrain: %d rank(s) x %d thread(s)%s; m = %lld, d = %lld, features %s (file %s), "
                "block_rows = %lld, reproducible = %s, optimizer = %s; read %.3f s, checked %.3f s\n",
-               nranks, nthreads, (long long)tr.m, (long long)d, dz_dtype_name(tr.dtype),
+               nranks, nthreads, how, (long long)tr.m, (long long)d, dz_dtype_name(tr.dtype),
                tr.file_type, (long long)tr.block_rows, cfg->reproducible ? "true" : "false",
                cfg->optimizer, tr.read_s, tr.scan_s);
 

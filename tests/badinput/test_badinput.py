@@ -63,11 +63,12 @@ def descendants(pid):
     return out
 
 
-def run(nranks, args, cwd):
+def run(nranks, args, cwd, extra_env=None):
     """mpirun the trainer; returns (code or None on timeout, stdout, stderr, seconds).
     On a timeout the job (mpirun and the processes it started) is killed by process id."""
     env = dict(os.environ)
     env["OMP_NUM_THREADS"] = str(THREADS)
+    env.update(extra_env or {})
     cmd = ["mpirun", "-n", str(nranks), "--oversubscribe", "--bind-to", "none",
            "-x", "OMP_NUM_THREADS", dztest.TRAINER] + list(args)
     t0 = time.time()
@@ -155,8 +156,9 @@ def unwritten(shape, dtype):
 
 class Case:
     def __init__(self, name, code, frag, setup, abort_ok=False, usage=False, skip=None,
-                 after=None):
+                 after=None, env=None):
         self.name, self.code, self.frag, self.setup = name, code, frag, setup
+        self.env = env or {}  # environment of the ranks, over the defaults
         self.abort_ok, self.usage, self.skip, self.after = abort_ok, usage, skip, after
 
 
@@ -269,6 +271,11 @@ simple("cfg_model_type_unknown", 2, r"line 7: \[model\] type = 'svm': not suppor
        BASE + "[model]\ntype = svm\n")
 simple("cfg_ckpt_every_without_file", 2, r"\[checkpoint\] every = 5 needs \[checkpoint\] file",
        BASE + "[checkpoint]\nevery = 5\n")
+
+# the ranks' environment
+for v in ["0", "abc", "-2", "4x"]:
+    simple("env_omp_num_threads_%s" % v, 2, r"OMP_NUM_THREADS = '%s': must be a positive integer" % v,
+           BASE, env={"OMP_NUM_THREADS": v})
 
 # paths named by the config
 simple("data_file_missing", 3, r"nope\.h5: cannot read data file \(no such file\)",
@@ -447,7 +454,7 @@ def main():
         d = os.path.join(root, c.name)
         os.makedirs(d)
         args = c.setup(d)
-        code, out, err, secs = run(a.ranks, args, d)
+        code, out, err, secs = run(a.ranks, args, d, c.env)
         probs = judge(c, code, out, err, secs, d)
         if re.search(r"MPI_ABORT|MPI_Abort", out + err):
             aborted.append(c.name)
