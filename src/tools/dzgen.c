@@ -2,7 +2,7 @@
  * dzgen: parallel synthetic data-set generator for dztrain.
  *
  *   mpirun -n N dzgen --out FILE --m M --d D --dtype uint8|float32|float64
- *                     [--seed S] [--dist uniform|normal] [--logit-std S]
+ *                     [--seed S] [--dist uniform|normal] [--corr RHO] [--logit-std S]
  *                     [--x-name x] [--y-name y] [--chunk-mb MB]
  *
  * Writes, with parallel HDF5 (MPI-IO driver, collective transfers, contiguous
@@ -12,6 +12,12 @@
  *   w_true  (D,)   float64 true weights
  *   b_true  scalar float64 true bias
  * plus root-group attributes describing the generator (seed, dist, scale, ...).
+ *
+ * --corr RHO (|RHO| < 1, float dtypes, implies --dist normal) correlates neighbouring
+ * features as a stationary AR(1) process along each row: x_0 = e_0,
+ * x_j = RHO x_{j-1} + sqrt(1 - RHO^2) e_j with e_j the row's standard normals, so every
+ * feature is still N(0,1) and corr(x_j, x_k) = RHO^|j-k| (computed in double, in column
+ * order, before the cast).  RHO = 0 gives the plain normal data bit for bit.
  *
  * Every random number is a pure function of (seed, stream, row, column), so the
  * file contents do not depend on the number of ranks or threads.  Each rank
@@ -121,9 +127,11 @@ static inline double normal_from(uint64_t h)
  * deterministic for any decomposition).
  * ------------------------------------------------------------------------- */
 static double gen_row(uint64_t seed, uint64_t row, size_t d, enum dtype dt,
-                      enum dist ds, const double *w, double b, double inv_scale,
+                      enum dist ds, double rho, const double *w, double b, double inv_scale,
                       void *out)
 {
+    const double rho_c = sqrt(1.0 - rho * rho);
+    double prev = 0.0; /* AR(1) state (--corr) */
     const uint64_t key = row_key(seed, STREAM_X, row);
     double acc = 0.0;
     size_t j;
@@ -167,9 +175,17 @@ static double gen_row(uint64_t seed, uint64_t row, size_t d, enum dtype dt,
                 o[j] = a;
                 acc += (double)a * w[j];
             }
-        } else {
+        } else if (rho == 0.0) {
             for (j = 0; j < d; ++j) {
                 float a = (float)normal_from(elem(key, j));
+                o[j] = a;
+                acc += (double)a * w[j];
+            }
+        } else {
+            for (j = 0; j < d; ++j) {
+                double e = normal_from(elem(key, j));
+                prev = j == 0 ? e : rho * prev + rho_c * e;
+                float a = (float)prev;
                 o[j] = a;
                 acc += (double)a * w[j];
             }
@@ -181,6 +197,8 @@ static double gen_row(uint64_t seed, uint64_t row, size_t d, enum dtype dt,
         for (j = 0; j < d; ++j) {
             uint64_t h = elem(key, j);
             double a = ds == DIST_UNIFORM ? 2.0 * u01_53(h) - 1.0 : normal_from(h);
+            if (rho != 0.0)
+                a = prev = j == 0 ? a : rho * prev + rho_c * a;
             o[j] = a;
             acc += a * w[j];
         }
@@ -204,11 +222,12 @@ static void usage(void)
     if (g_rank == 0)
         fprintf(stderr,
                 "usage: mpirun -n N dzgen --out FILE --m M --d D --dtype uint8|float32|float64\n"
-                "              [--seed S] [--dist uniform|normal] [--logit-std S]\n"
+                "              [--seed S] [--dist uniform|normal] [--corr RHO] [--logit-std S]\n"
                 "              [--x-name x] [--y-name y] [--chunk-mb MB] [--quiet]\n"
                 "Features: uint8 uniform 0..255 (scale 255); float32/float64 uniform [-1,1)\n"
-                "(default) or standard normal (scale 1).  Labels y ~ Bernoulli(sigmoid(\n"
-                "x/scale . w_true + b_true)), w_true_j ~ N(0,1) * logit_std / sqrt(d * var(x/scale)).\n");
+                "(default) or standard normal (scale 1); --corr RHO (|RHO| < 1, implies normal):\n"
+                "AR(1) along the row, x_j = RHO x_{j-1} + sqrt(1-RHO^2) e_j.  Labels y ~ Bernoulli(\n"
+                "sigmoid(x/scale . w_true + b_true)), w_true_j ~ N(0,1) * logit_std / sqrt(d * var(x/scale)).\n");
 }
 
 static unsigned long long parse_u64(const char *opt, const char *s)
@@ -233,9 +252,9 @@ int main(int argc, char **argv)
     const char *out = NULL, *xname = "x", *yname = "y";
     unsigned long long m = 0, d = 0, seed = 1, chunk_mb = 32;
     enum dtype dt = DT_F32;
-    int have_dtype = 0, quiet = 0;
+    int have_dtype = 0, have_dist = 0, quiet = 0;
     enum dist ds = DIST_UNIFORM;
-    double logit_std = 3.0;
+    double logit_std = 3.0, rho = 0.0;
 
     static const struct option opts[] = {
         {"out", required_argument, 0, 'o'},     {"m", required_argument, 0, 'm'},
@@ -243,6 +262,7 @@ int main(int argc, char **argv)
         {"seed", required_argument, 0, 's'},    {"x-name", required_argument, 0, 'x'},
         {"y-name", required_argument, 0, 'y'},  {"dist", required_argument, 0, 'D'},
         {"logit-std", required_argument, 0, 'L'}, {"chunk-mb", required_argument, 0, 'c'},
+        {"corr", required_argument, 0, 'C'},
         {"quiet", no_argument, 0, 'q'},         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int c;
@@ -265,6 +285,7 @@ int main(int argc, char **argv)
             else die_usage("unknown --dtype '%s' (uint8|float32|float64)", optarg);
             break;
         case 'D':
+            have_dist = 1;
             if (!strcmp(optarg, "uniform")) ds = DIST_UNIFORM;
             else if (!strcmp(optarg, "normal")) ds = DIST_NORMAL;
             else die_usage("unknown --dist '%s' (uniform|normal)", optarg);
@@ -276,6 +297,13 @@ int main(int argc, char **argv)
                 die_usage("invalid value for %s", "--logit-std");
             break;
         }
+        case 'C': {
+            char *end = NULL;
+            rho = strtod(optarg, &end);
+            if (end == optarg || *end || !(fabs(rho) < 1.0))
+                die_usage("invalid value for %s (|RHO| < 1)", "--corr");
+            break;
+        }
         case 'h': usage(); MPI_Finalize(); return 0;
         default: usage(); die_usage("%s", "bad command line"); break;
         }
@@ -283,6 +311,11 @@ int main(int argc, char **argv)
     if (optind != argc) { usage(); die_usage("unexpected argument '%s'", argv[optind]); }
     if (!out || !m || !d || !have_dtype) { usage(); die_usage("%s", "--out, --m, --d and --dtype are required"); }
     if (chunk_mb == 0) chunk_mb = 1;
+    if (rho != 0.0) {
+        if (dt == DT_U8) die_usage("%s", "--corr needs a float dtype");
+        if (have_dist && ds != DIST_NORMAL) die_usage("%s", "--corr needs --dist normal");
+        ds = DIST_NORMAL;
+    }
     if (dt == DT_U8 && ds == DIST_NORMAL) die_usage("%s", "--dist normal needs a float dtype");
     if (d > (1ULL << 40) || m > (1ULL << 50) || m * d / d != m || m * d > (1ULL << 56))
         die_usage("%s", "m*d too large");
@@ -397,6 +430,8 @@ int main(int argc, char **argv)
     H5OK(dz_h5_attr_str(file, "dist", dt == DT_U8 ? "uniform_int_0_255" : ds == DIST_UNIFORM ? "uniform_-1_1" : "normal_0_1"));
     H5OK(dz_h5_attr_f64(file, "scale", scale));
     H5OK(dz_h5_attr_f64(file, "logit_std", logit_std));
+    if (rho != 0.0) /* only then, so that files without --corr stay as they were */
+        H5OK(dz_h5_attr_f64(file, "corr", rho));
     H5OK(dz_h5_attr_str(file, "x_name", xname));
     H5OK(dz_h5_attr_str(file, "y_name", yname));
     H5OK(dz_h5_attr_str(file, "label_model", "y ~ Bernoulli(sigmoid(x/scale . w_true + b_true))"));
@@ -416,7 +451,7 @@ int main(int argc, char **argv)
 #pragma omp parallel for schedule(static) reduction(+ : chunk_ones)
         for (long long i = 0; i < nr; ++i) {
             uint64_t row = cr0 + (uint64_t)i;
-            double logit = gen_row(seed, row, d, dt, ds, w, b, inv_scale,
+            double logit = gen_row(seed, row, d, dt, ds, rho, w, b, inv_scale,
                                    (char *)xbuf + (size_t)i * row_bytes);
             int yl = label_for(seed, row, logit);
             ybuf[i] = (uint8_t)yl;
@@ -475,9 +510,9 @@ int main(int argc, char **argv)
     if (g_rank == 0 && !quiet) {
         double bytes = (double)m * (double)d * (double)itemsize + (double)m;
         printf("{\"out\":\"%s\",\"m\":%llu,\"d\":%llu,\"dtype\":\"%s\",\"seed\":%llu,"
-               "\"ranks\":%d,\"threads\":%d,\"bytes\":%.0f,\"seconds\":%.3f,"
+               "\"corr\":%.17g,\"ranks\":%d,\"threads\":%d,\"bytes\":%.0f,\"seconds\":%.3f,"
                "\"gen_s_max\":%.3f,\"write_s_max\":%.3f,\"gbps\":%.3f,\"positive_fraction\":%.6f}\n",
-               out, m, d, dtname, seed, nranks, omp_get_max_threads(), bytes, t1 - t0,
+               out, m, d, dtname, seed, rho, nranks, omp_get_max_threads(), bytes, t1 - t0,
                gen_max, write_max, bytes / (t1 - t0) / 1e9, (double)tot_ones / (double)m);
     }
 
