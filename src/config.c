@@ -7,6 +7,7 @@
  * that table.
  */
 #include "dz/config.h"
+#include "dz/shard.h"
 
 #include <errno.h>
 #include <ini.h>
@@ -434,13 +435,12 @@ static uint64_t fnv1a(const char *s)
 
 void dz_config_describe(const dz_config *c, char *buf, int len)
 {
-    static const char *dt[] = {"native", "uint8", "float32", "float64"};
     snprintf(buf, (size_t)len,
              "train_x=%s train_y=%s scale=%.17g dtype=%s model=%s optimizer=%s "
              "learning_rate=%.17g l2=%.17g l1=%.17g decay=%.17g batch_size=%lld seed=%lld "
              "momentum=%.17g nesterov=%d beta1=%.17g beta2=%.17g epsilon=%.17g memory=%lld "
              "reproducible=%d block_rows=%lld",
-             c->train_x, c->train_y, c->scale, dt[c->dtype], c->model_type, c->optimizer,
+             c->train_x, c->train_y, c->scale, dz_dtype_name(c->dtype), c->model_type, c->optimizer,
              c->learning_rate, c->l2, c->l1, c->decay, (long long)c->batch_size,
              (long long)c->seed, c->momentum, c->nesterov, c->beta1, c->beta2, c->epsilon,
              (long long)c->memory, c->reproducible, (long long)c->block_rows);

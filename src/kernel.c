@@ -1,269 +1,100 @@
-/* kernel.c — fused logistic-regression block kernels (see dz/kernel.h).
+/* kernel.c — the OpenMP pass, the work space, the naive reference kernels and the choice
+ * of instruction-set path (see dz/kernel.h; the block kernels are in kernel_isa.c).
  *
- * Shapes: x is rows × d (row-major, type T), w is d (double), out is d + 2 (double).
- * Rows are taken DZ_TILE (8) at a time: one load of w serves eight dot products, then the
- * gradient update adds the eight rows' dz·x in row order while they are still in cache, and
- * prefetches the next tile from memory meanwhile (the tile's reuse would otherwise leave the
- * memory bus idle).  Vectors are
- * GCC/Clang vector extensions of VW doubles (8 with AVX-512, else 4); features are widened to
- * double as they are loaded, so uint8 and float32 data stay compact in memory.  Every inexact
- * operation has a fixed order for a given build (this file is compiled with FMA contraction),
- * so a block's result does not depend on which rank or thread computes it.
+ * Path choice: DZ_ISA (generic, avx2, avx512) when set, else the widest path this CPU runs
+ * (AVX-512F+BW, else AVX2+FMA, else the baseline).  Every path gives the same bits, so the
+ * choice changes only the speed.
  */
 #include "dz/kernel.h"
 
 #include <math.h>
 #include <omp.h>
-#if defined(__AVX2__) || defined(__AVX512F__)
-#include <immintrin.h>
-#endif
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__AVX512F__)
-#define VW 8
-#else
-#define VW 4
+#include "kernel_isa.h"
+
+static const dz_kernel_isa *const paths[] = {
+#if defined(__x86_64__)
+    &dz_isa_avx512, &dz_isa_avx2,
 #endif
+    &dz_isa_generic};
+enum { NPATHS = sizeof paths / sizeof paths[0] };
 
+const char *dz_kernel_isa_name(const dz_kernel_isa *isa) { return isa->name; }
 
-
-#ifndef DZ_TILE
-#define DZ_TILE 8 /* rows per tile */
+int dz_kernel_isa_supported(const dz_kernel_isa *isa)
+{
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (isa == &dz_isa_avx512)
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (isa == &dz_isa_avx2)
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #endif
-typedef double vd __attribute__((vector_size(VW * 8)));
-typedef float vf __attribute__((vector_size(VW * 4)));
-typedef int32_t vi __attribute__((vector_size(VW * 4)));
-typedef uint8_t vu8 __attribute__((vector_size(VW)));
-
-static inline vd load_f64(const double *p) { vd v; memcpy(&v, p, sizeof v); return v; }
-static inline void store_f64(double *p, vd v) { memcpy(p, &v, sizeof v); }
-/* Explicit widening loads where we have them: GCC scalarises __builtin_convertvector from
- * 8-bit lanes. */
-#if defined(__AVX512F__)
-static inline vd load_f32(const float *p) { return (vd)_mm512_cvtps_pd(_mm256_loadu_ps(p)); }
-static inline vd load_u8(const uint8_t *p)
-{
-    return (vd)_mm512_cvtepi32_pd(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p)));
-}
-#elif defined(__AVX2__)
-static inline vd load_f32(const float *p) { return (vd)_mm256_cvtps_pd(_mm_loadu_ps(p)); }
-static inline vd load_u8(const uint8_t *p)
-{
-    int32_t t;
-    memcpy(&t, p, sizeof t);
-    return (vd)_mm256_cvtepi32_pd(_mm_cvtepu8_epi32(_mm_cvtsi32_si128(t)));
-}
-#else
-static inline vd load_f32(const float *p) { vf v; memcpy(&v, p, sizeof v); return __builtin_convertvector(v, vd); }
-static inline vd load_u8(const uint8_t *p)
-{
-    vu8 v;
-    memcpy(&v, p, sizeof v);
-    return __builtin_convertvector(__builtin_convertvector(v, vi), vd);
-}
-#endif
-
-static inline double hsum(vd v)
-{
-#if VW == 8
-    return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
-#else
-    return (v[0] + v[1]) + (v[2] + v[3]);
-#endif
+    return isa == &dz_isa_generic;
 }
 
-static inline vd splat(double x)
-{
-    vd v;
-    for (int l = 0; l < VW; l++)
-        v[l] = x;
-    return v;
-}
+const dz_kernel_isa *dz_kernel_isa_get(int k) { return k >= 0 && k < NPATHS ? paths[k] : NULL; }
 
-/* e = exp(−|z|) is computed once; the curvature a(1−a) = e/(1+e)² keeps full relative
- * precision where 1 − a would cancel. */
-static inline double logistic_e(double z, double y, double *a, double *loss, double *e_out)
+const dz_kernel_isa *dz_kernel_isa_select(char *msg, size_t len)
 {
-    double e = exp(-fabs(z)); /* in (0, 1] */
-    double sp = log1p(e);     /* softplus(-|z|) */
-    if (z >= 0) {
-        *a = 1.0 / (1.0 + e);
-        *loss = sp + (1.0 - y) * z;
-    } else {
-        *a = e / (1.0 + e);
-        *loss = sp - y * z;
+    const char *want = getenv("DZ_ISA");
+    char names[64] = "";
+    for (int k = 0; k < NPATHS; k++) {
+        if (want && *want && !strcmp(want, paths[k]->name)) {
+            if (dz_kernel_isa_supported(paths[k]))
+                return paths[k];
+            snprintf(msg, len, "DZ_ISA=%s: this CPU cannot run the %s kernels", want, want);
+            return NULL;
+        }
+        if (!(want && *want) && dz_kernel_isa_supported(paths[k]))
+            return paths[k];
+        size_t n = strlen(names);
+        snprintf(names + n, sizeof names - n, "%s%s", n ? ", " : "", paths[k]->name);
     }
-    *e_out = e;
-    return e;
+    snprintf(msg, len, "DZ_ISA=%s: unknown kernel path (this build has: %s)", want ? want : "",
+             names);
+    return NULL;
 }
 
-void dz_logistic(double z, double y, double *a, double *loss)
+static const dz_kernel_isa *current(void)
 {
-    double e;
-    logistic_e(z, y, a, loss, &e);
+    char msg[160];
+    const dz_kernel_isa *isa = dz_kernel_isa_select(msg, sizeof msg);
+    return isa ? isa : &dz_isa_generic;
 }
-
-double dz_logistic_curv(double z)
-{
-    double e = exp(-fabs(z)), q = 1.0 + e;
-    return e / (q * q);
-}
-
-/* One row's coefficient c (a − y for the gradient, D·u for H·v) and loss, from its dot
- * product z = w·x (or v·x): the only per-row code the block kernels share. */
-static inline double row_coef(double z, int64_t i, const double *y, double b, double scale,
-                              const double *hvd, double *dsave, double *sloss)
-{
-    if (hvd)
-        return hvd[i] * (b + z / scale);
-    double a, l, e;
-    logistic_e(b + z / scale, y[i], &a, &l, &e);
-    if (dsave) {
-        double q = 1.0 + e;
-        dsave[i] = e / (q * q);
-    }
-    *sloss += l;
-    return a - y[i];
-}
-
-
-/* One generator for each feature type T with vector load LOAD.  R = DZ_TILE rows per tile;
- * the loops over r have a constant trip count and are unrolled by the compiler. */
-#define DEFINE_KERNELS(T, SUF, LOAD)                                                         \
-    /* z of one row: 2·VW lanes, then the tail in order */                                   \
-    static inline double dot1_##SUF(const T *x, const double *w, int64_t d)                  \
-    {                                                                                        \
-        vd a0 = splat(0), a1 = splat(0);                                                     \
-        int64_t j = 0;                                                                       \
-        for (; j + 2 * VW <= d; j += 2 * VW) {                                               \
-            a0 += load_f64(w + j) * LOAD(x + j);                                             \
-            a1 += load_f64(w + j + VW) * LOAD(x + j + VW);                                   \
-        }                                                                                    \
-        double s = hsum(a0 + a1);                                                            \
-        for (; j < d; j++)                                                                   \
-            s += w[j] * (double)x[j];                                                        \
-        return s;                                                                            \
-    }                                                                                        \
-    /* the same for R rows at once (one load of w serves R rows): same per-row order */      \
-    static inline void dotR_##SUF(const T *x0, int64_t d, const double *w, double z[DZ_TILE]) \
-    {                                                                                        \
-        vd a[DZ_TILE][2];                                                                    \
-        for (int r = 0; r < DZ_TILE; r++)                                                    \
-            a[r][0] = a[r][1] = splat(0);                                                    \
-        int64_t j = 0;                                                                       \
-        for (; j + 2 * VW <= d; j += 2 * VW) {                                               \
-            vd w0 = load_f64(w + j), w1 = load_f64(w + j + VW);                              \
-            for (int r = 0; r < DZ_TILE; r++) {                                              \
-                a[r][0] += w0 * LOAD(x0 + r * d + j);                                        \
-                a[r][1] += w1 * LOAD(x0 + r * d + j + VW);                                   \
-            }                                                                                \
-        }                                                                                    \
-        for (int r = 0; r < DZ_TILE; r++) {                                                  \
-            double s = hsum(a[r][0] + a[r][1]);                                              \
-            for (int64_t k = j; k < d; k++)                                                  \
-                s += w[k] * (double)x0[r * d + k];                                           \
-            z[r] = s;                                                                        \
-        }                                                                                    \
-    }                                                                                        \
-    static void grad_##SUF(const T *x, const double *y, int64_t n, int64_t d,                \
-                           const double *w, double b, double scale, double *out,             \
-                           const double *hvd, double *dsave)                                 \
-    {                                                                                        \
-        memset(out, 0, (size_t)(d + 2) * sizeof(double));                                   \
-        double sdz = 0, sloss = 0;                                                           \
-        int64_t i = 0;                                                                       \
-        for (; i + DZ_TILE <= n; i += DZ_TILE) {                                             \
-            const T *x0 = x + i * d;                                                         \
-            double z[DZ_TILE], dz[DZ_TILE];                                                  \
-            dotR_##SUF(x0, d, w, z);                                                         \
-            for (int r = 0; r < DZ_TILE; r++) {                                              \
-                dz[r] = row_coef(z[r], i + r, y, b, scale, hvd, dsave, &sloss);              \
-                sdz += dz[r];                                                                \
-            }                                                                                \
-            vd c[DZ_TILE];                                                                   \
-            for (int r = 0; r < DZ_TILE; r++)                                                \
-                c[r] = splat(dz[r]);                                                         \
-            /* rows of the next tile: fetched from memory while this tile is reused */       \
-            const T *nx = x0 + DZ_TILE * d;                                                  \
-            enum { JB = 64 / sizeof(T) > VW ? 64 / sizeof(T) : VW }; /* one cache line */    \
-            int64_t j = 0;                                                                   \
-            for (; j + JB <= d; j += JB) {                                                   \
-                for (int r = 0; r < DZ_TILE; r++)                                            \
-                    __builtin_prefetch(nx + r * d + j, 0, 2);                                \
-                for (int v = 0; v < JB / VW; v++) {                                          \
-                    vd g = load_f64(out + j + v * VW);                                       \
-                    for (int r = 0; r < DZ_TILE; r++)                                        \
-                        g += c[r] * LOAD(x0 + r * d + j + v * VW);                           \
-                    store_f64(out + j + v * VW, g);                                          \
-                }                                                                            \
-            }                                                                                \
-            for (; j + VW <= d; j += VW) {                                                   \
-                vd g = load_f64(out + j);                                                    \
-                for (int r = 0; r < DZ_TILE; r++)                                            \
-                    g += c[r] * LOAD(x0 + r * d + j);                                        \
-                store_f64(out + j, g);                                                       \
-            }                                                                                \
-            for (; j < d; j++) {                                                             \
-                double g = out[j];                                                           \
-                for (int r = 0; r < DZ_TILE; r++)                                            \
-                    g += dz[r] * (double)x0[r * d + j];                                      \
-                out[j] = g;                                                                  \
-            }                                                                                \
-        }                                                                                    \
-        for (; i < n; i++) {                                                                 \
-            const T *xi = x + i * d;                                                         \
-            double dz = row_coef(dot1_##SUF(xi, w, d), i, y, b, scale, hvd, dsave, &sloss);  \
-            sdz += dz;                                                                       \
-            for (int64_t j = 0; j < d; j++)                                                  \
-                out[j] += dz * (double)xi[j];                                                \
-        }                                                                                    \
-        out[d] = sdz;                                                                        \
-        out[d + 1] = sloss;                                                                  \
-    }                                                                                        \
-    static void eval_##SUF(const T *x, const double *y, int64_t n, int64_t d,                \
-                           const double *w, double b, double scale, double *out)             \
-    {                                                                                        \
-        double sloss = 0, ok = 0;                                                            \
-        for (int64_t i = 0; i < n; i++) {                                                    \
-            double a, l;                                                                     \
-            dz_logistic(b + dot1_##SUF(x + i * d, w, d) / scale, y[i], &a, &l);              \
-            sloss += l;                                                                      \
-            ok += (a > 0.5) == (y[i] == 1.0);                                                \
-        }                                                                                    \
-        out[0] = sloss;                                                                      \
-        out[1] = ok;                                                                         \
-    }
-
-DEFINE_KERNELS(uint8_t, u8, load_u8)
-DEFINE_KERNELS(float, f32, load_f32)
-DEFINE_KERNELS(double, f64, load_f64)
-
-#define DISPATCH(s, i0, FN, ...)                                                            \
-    switch ((s)->dtype) {                                                                   \
-    case DZ_DTYPE_U8: FN##_u8((const uint8_t *)(s)->x + (i0) * (s)->d, __VA_ARGS__); break; \
-    case DZ_DTYPE_F32: FN##_f32((const float *)(s)->x + (i0) * (s)->d, __VA_ARGS__); break; \
-    default: FN##_f64((const double *)(s)->x + (i0) * (s)->d, __VA_ARGS__); break;         \
-    }
 
 void dz_block_grad(const dz_shard *s, int64_t i0, int64_t n, const double *w, double b,
                    double scale, double *out)
 {
-    DISPATCH(s, i0, grad, s->y + i0, n, s->d, w, b, scale, out, NULL, NULL)
-}
-
-/* The block kernel of one pass: gradient (saving D when asked) or H·v. */
-static void block_pass(const dz_shard *s, const dz_pass *ps, int64_t i0, int64_t n, double *out)
-{
-    const double *hvd = ps->mode == DZ_PASS_HV ? ps->dcoef + i0 : NULL;
-    double *dsave = ps->mode == DZ_PASS_GRAD && ps->dsave ? ps->dsave + i0 : NULL;
-    DISPATCH(s, i0, grad, s->y + i0, n, s->d, ps->w, ps->b, ps->scale, out, hvd, dsave)
+    current()->grad(s, i0, n, w, b, scale, out, NULL, NULL);
 }
 
 void dz_block_eval(const dz_shard *s, int64_t i0, int64_t n, const double *w, double b,
                    double scale, double *out)
 {
-    DISPATCH(s, i0, eval, s->y + i0, n, s->d, w, b, scale, out)
+    current()->eval(s, i0, n, w, b, scale, out);
+}
+
+void dz_logistic(double z, double y, double *a, double *loss)
+{
+    current()->logistic(z, y, a, loss);
+}
+
+/* The block kernel of one pass: gradient (saving D when asked) or H·v. */
+static void block_pass(const dz_shard *s, const dz_work *wk, const dz_pass *ps, int64_t i0,
+                       int64_t n, double *out)
+{
+    if (ps->mode == DZ_PASS_EVAL) {
+        wk->isa->eval(s, i0, n, ps->w, ps->b, ps->scale, out);
+        return;
+    }
+    const double *hvd = ps->mode == DZ_PASS_HV ? ps->dcoef + i0 : NULL;
+    double *dsave = ps->mode == DZ_PASS_GRAD && ps->dsave ? ps->dsave + i0 : NULL;
+    wk->isa->grad(s, i0, n, ps->w, ps->b, ps->scale, out, hvd, dsave);
 }
 
 static double feature(const dz_shard *s, int64_t i, int64_t j)
@@ -317,6 +148,7 @@ void dz_block_hv_ref(const dz_shard *s, int64_t i0, int64_t n, const double *dco
 int dz_work_init(dz_work *wk, int64_t d, int nthreads, int repro)
 {
     memset(wk, 0, sizeof *wk);
+    wk->isa = current();
     wk->nthreads = nthreads;
     wk->d = d;
     wk->blk = malloc((size_t)nthreads * (size_t)(d + 2) * sizeof(double));
@@ -383,10 +215,7 @@ void dz_kernel_run(const dz_shard *s, dz_work *wk, const dz_pass *ps)
         for (int64_t k = 0; k < nblocks; k++) {
             int64_t i0 = (ps->blocks ? ps->blocks[k] : k) * B;
             int64_t rows = s->rows - i0 < B ? s->rows - i0 : B;
-            if (ps->mode == DZ_PASS_EVAL)
-                dz_block_eval(s, i0, rows, ps->w, ps->b, ps->scale, blk);
-            else
-                block_pass(s, ps, i0, rows, blk);
+            block_pass(s, wk, ps, i0, rows, blk);
             dz_acc_fold(a, blk);
         }
         dz_acc_flush(a);

@@ -10,7 +10,10 @@
 
 #include "dz/config.h"
 #include "dz/err.h"
+#include "dz/kernel.h"
 #include "dz/train.h"
+
+#include <hdf5.h>
 
 static void on_signal(int sig)
 {
@@ -18,10 +21,39 @@ static void on_signal(int sig)
     dz_stop_signal = 1;
 }
 
+/* --version: what this binary is and what it runs with.  Rank 0 only. */
+static void version(void)
+{
+    char mpi[MPI_MAX_LIBRARY_VERSION_STRING];
+    int len = 0;
+    MPI_Get_library_version(mpi, &len);
+    char *nl = strchr(mpi, '\n');
+    if (nl)
+        *nl = '\0';
+    unsigned maj = 0, min = 0, rel = 0;
+    H5get_libversion(&maj, &min, &rel);
+    char msg[160];
+    const dz_kernel_isa *isa = dz_kernel_isa_select(msg, sizeof msg);
+#if defined(__clang__)
+    const char *cc = "clang";
+#else
+    const char *cc = "gcc";
+#endif
+    printf("dztrain %s (commit %s at configure time)\ncompiler: %s %s\nkernel paths: ", DZ_VERSION,
+           DZ_GIT_COMMIT, cc, __VERSION__);
+    for (int k = 0; dz_kernel_isa_get(k); k++)
+        printf("%s%s%s", k ? ", " : "", dz_kernel_isa_name(dz_kernel_isa_get(k)),
+               dz_kernel_isa_supported(dz_kernel_isa_get(k)) ? "" : " (not on this CPU)");
+    printf("; this CPU runs: %s (8 float64 lanes on every path, the same bits)\n",
+           isa ? dz_kernel_isa_name(isa) : msg);
+    printf("MPI: %s\nHDF5: %u.%u.%u\n", mpi, maj, min, rel);
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: mpirun -n N trainer [--resume] [--force] [--quiet] config.ini\n"
+            "       trainer --version | --help\n"
             "  --resume  continue from the config's [checkpoint] file\n"
             "  --force   with --resume: accept changed training settings or iterations\n"
             "  --quiet   print only errors and the final accuracies\n"
@@ -50,6 +82,10 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--quiet")) opts.quiet = 1;
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             if (rank == 0) usage(stdout);
+            MPI_Finalize();
+            return 0;
+        } else if (!strcmp(argv[i], "--version")) {
+            if (rank == 0) version();
             MPI_Finalize();
             return 0;
         } else if (argv[i][0] == '-' || path) {

@@ -15,6 +15,15 @@
 
 #include "dz/err.h"
 
+/* The hot loops are compiled for several targets and picked at load time (GCC's
+ * target_clones): they use only exact operations (scaling by powers of two, the rounding
+ * trick, integer adds), so every clone gives the same bits. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(DZ_NO_CLONES)
+#define HOT __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define HOT
+#endif
+
 #define FLUSH_EVERY 4096
 static const double RND = 6755399441055744.0; /* 1.5 · 2^52 */
 static const double SHIFT = 1099511627776.0;  /* 2^40 */
@@ -107,7 +116,7 @@ void dz_acc_zero(dz_acc *a)
 
 /* Move carries up so digits 1 and 2 of quantities [k0, k1) lie in [0, 2^40). Arithmetic >> is
  * floor division (GCC and Clang define it so for signed integers). */
-static void normalise(int64_t *fix, int64_t n, int64_t k0, int64_t k1)
+HOT static void normalise(int64_t *fix, int64_t n, int64_t k0, int64_t k1)
 {
     int64_t *d0 = fix, *d1 = fix + n;
     for (int64_t k = k0; k < k1; k++) {
@@ -117,7 +126,7 @@ static void normalise(int64_t *fix, int64_t n, int64_t k0, int64_t k1)
     }
 }
 
-void dz_acc_flush(dz_acc *a)
+HOT void dz_acc_flush(dz_acc *a)
 {
     if (!a->repro || a->folds == 0)
         return;
@@ -136,7 +145,7 @@ void dz_acc_flush(dz_acc *a)
     a->folds = 0;
 }
 
-void dz_acc_fold(dz_acc *a, const double *restrict v)
+HOT void dz_acc_fold(dz_acc *a, const double *restrict v)
 {
     int64_t n = a->n;
     if (!a->repro) {
@@ -158,7 +167,7 @@ void dz_acc_fold(dz_acc *a, const double *restrict v)
         dz_acc_flush(a);
 }
 
-void dz_acc_merge_range(dz_acc *accs, int count, int64_t k0, int64_t k1)
+HOT void dz_acc_merge_range(dz_acc *accs, int count, int64_t k0, int64_t k1)
 {
     int64_t n = accs[0].n;
     if (!accs[0].repro) {

@@ -19,17 +19,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-size_t dz_dtype_size(dz_dtype t)
-{
-    return t == DZ_DTYPE_U8 ? 1 : t == DZ_DTYPE_F32 ? 4 : 8;
-}
-
-const char *dz_dtype_name(dz_dtype t)
-{
-    static const char *n[] = {"native", "uint8", "float32", "float64"};
-    return n[t];
-}
-
 int64_t dz_block_rows(int64_t m, int64_t d, int64_t requested)
 {
     if (requested > 0)

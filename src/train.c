@@ -214,6 +214,11 @@ int dz_train(MPI_Comm comm, const dz_config *cfg, const dz_run_opts *opts, dz_er
     DZ_TRY(dz_err_agree(comm, e));
     dz_binding bind;
     DZ_TRY(dz_binding_setup(comm, &bind, e));
+    char isa_msg[160];
+    const dz_kernel_isa *isa = dz_kernel_isa_select(isa_msg, sizeof isa_msg);
+    if (!isa)
+        dz_fail(e, DZ_ECONFIG, "%s", isa_msg);
+    DZ_TRY(dz_err_agree(comm, e));
 
     dz_shard tr, te;
     memset(&te, 0, sizeof te);
@@ -246,10 +251,11 @@ int dz_train(MPI_Comm comm, const dz_config *cfg, const dz_run_opts *opts, dz_er
                  bind.node_cores, bind.local_ranks);
     if (rank == 0 && !opts->quiet)
         printf("dztrain: %d rank(s) x %d thread(s)%s; m = %lld, d = %lld, features %s (file %s), "
-               "block_rows = %lld, reproducible = %s, optimizer = %s; read %.3f s, checked %.3f s\n",
+               "block_rows = %lld, reproducible = %s, optimizer = %s, kernel %s; read %.3f s, "
+               "checked %.3f s\n",
                nranks, nthreads, how, (long long)tr.m, (long long)d, dz_dtype_name(tr.dtype),
                tr.file_type, (long long)tr.block_rows, cfg->reproducible ? "true" : "false",
-               cfg->optimizer, tr.read_s, tr.scan_s);
+               cfg->optimizer, dz_kernel_isa_name(isa), tr.read_s, tr.scan_s);
 
     dz_obj obj;
     dz_optim opt;

@@ -5,6 +5,7 @@ dtype, and on the course's cat data when present.  With reproducible = false the
 must still agree to 1e-12 relative.  Also checks against an independent numpy float64
 gradient descent."""
 import os
+import subprocess
 import sys
 
 import numpy as np
@@ -31,31 +32,44 @@ def numpy_gd(X, y, scale, lr, iters, log_every):
     return wv, b, np.array(losses)
 
 
-def run_grid(name, h5, sections, grid, X=None, y=None, scale=1.0, repro=True):
+def kernel_paths():
+    """The kernel paths this build has and this CPU runs (from trainer --version)."""
+    p = subprocess.run([dztest.TRAINER, "--version"], capture_output=True, text=True)
+    line = [l for l in p.stdout.splitlines() if l.startswith("kernel paths:")]
+    names = line[0].split(":", 1)[1].split(";")[0].split(",") if line else []
+    return [n.strip() for n in names if "not on this CPU" not in n]
+
+
+PATHS = kernel_paths()
+
+
+def run_grid(name, h5, sections, grid, X=None, y=None, scale=1.0, repro=True, paths=("",)):
+    """Every (N, T) of grid, under each kernel path in paths ("" = the default choice)."""
     digests, results = {}, {}
-    for n, t in grid:
-        d = os.path.join(w, "%s_n%d_t%d_%s" % (name, n, t, "r" if repro else "p"))
+    for (n, t), isa in [(g, p) for g in grid for p in paths]:
+        d = os.path.join(w, "%s_n%d_t%d_%s%s" % (name, n, t, "r" if repro else "p", isa))
         os.makedirs(d)
         s = {k: dict(v) for k, v in sections.items()}
         s["data"]["train"] = h5
         s.setdefault("train", {})["reproducible"] = "true" if repro else "false"
         cfg = dztest.write_config(os.path.join(d, "c.ini"), s)
-        rc, out, err, secs = dztest.mpirun(n, t, [cfg, "--quiet"], env=env)
-        if not c.check(rc == 0, "%s %dx%d: exit %d: %s" % (name, n, t, rc, err[-2000:])):
+        rc, out, err, secs = dztest.mpirun(n, t, [cfg, "--quiet"],
+                                           env=dict(env, DZ_ISA=isa) if isa else env)
+        if not c.check(rc == 0, "%s %dx%d %s: exit %d: %s" % (name, n, t, isa, rc, err[-2000:])):
             continue
-        digests[(n, t)] = dztest.result_digest(os.path.join(d, "model.h5"), os.path.join(d, "metrics.csv"))
+        digests[(n, t, isa)] = dztest.result_digest(os.path.join(d, "model.h5"), os.path.join(d, "metrics.csv"))
         wv, b, _ = dztest.read_model(os.path.join(d, "model.h5"))
         _, rows = dztest.read_metrics(os.path.join(d, "metrics.csv"))
-        results[(n, t)] = (wv, b, np.array([r[1] for r in rows]))
+        results[(n, t, isa)] = (wv, b, np.array([r[1] for r in rows]))
     if repro:
         distinct = set(digests.values())
-        c.check(len(distinct) == 1 and len(digests) == len(grid),
+        c.check(len(distinct) == 1 and len(digests) == len(grid) * len(paths),
                 "%s: %d distinct results over %d runs: %s" % (name, len(distinct), len(digests),
                                                                sorted(digests.items())))
         print("%s: %d runs, %d distinct digest(s) %s" % (name, len(digests), len(distinct),
                                                         list(distinct)[:1]))
     else:
-        base = results.get(grid[0])
+        base = results.get(grid[0] + ("",))
         for key, (wv, b, losses) in results.items():
             ok = base is not None and np.allclose(wv, base[0], rtol=1e-12, atol=1e-15) and \
                 abs(b - base[1]) <= 1e-12 * max(1, abs(b)) and np.allclose(losses, base[2], rtol=1e-12, atol=0)
@@ -65,7 +79,7 @@ def run_grid(name, h5, sections, grid, X=None, y=None, scale=1.0, repro=True):
         le = int(sections["train"].get("log_every", 100))
         lr = float(sections["train"]["learning_rate"])
         wr, br, lr_losses = numpy_gd(X, y.astype(np.float64), scale, lr, it, le)
-        wv, b, losses = results[grid[0]]
+        wv, b, losses = results[grid[0] + ("",)]
         err_w = np.max(np.abs(wv - wr)) / max(1e-300, np.max(np.abs(wr)))
         err_l = np.max(np.abs(losses - lr_losses) / np.abs(lr_losses))
         c.check(err_w < 1e-12 and abs(b - br) < 1e-12 * max(1, abs(br)) and err_l < 1e-12,
@@ -101,6 +115,15 @@ for name, opt in [
         ("newton_l2", dict(optimizer="newton", l2=0.5, tolerance=1e-10, iterations=50,
                            log_every=1, block_rows=4))]:
     run_grid(name, h5, {"data": data_a, "train": opt}, SUB)
+# Every kernel path this CPU runs (DZ_ISA) gives the same bits as well: the grid's corners
+# under each path, for a first-order and a second-order run and on the cat data below.
+print("kernel paths on this CPU: %s" % ", ".join(PATHS))
+c.check(len(PATHS) >= 1 and "generic" in PATHS, "trainer --version lists the kernel paths: %s" % PATHS)
+run_grid("f32_paths", h5, {"data": data_a, "train": dict(train, block_rows=4)},
+         [(1, 1), (3, 2)], paths=[""] + PATHS)
+run_grid("newton_paths", h5, {"data": data_a, "train": dict(optimizer="newton", l2=0.5,
+         tolerance=1e-10, iterations=50, log_every=1, block_rows=4)}, [(1, 1), (3, 2)],
+         paths=[""] + PATHS)
 # B: m = 3 < N for N = 4, 8: ranks with no rows; labels shaped (1, m); 3-D features
 h5 = os.path.join(w, "b.h5")
 X, y = dztest.make_dataset(h5, 3, 6, "float64", seed=2, yshape=(1, 3), shape=(3, 2, 3))
@@ -114,8 +137,10 @@ run_grid("u8_m301", h5, {"data": {"train_x": "x", "train_y": "y", "scale": 255},
 
 cat = os.path.normpath(os.path.join(dztest.SOURCE, "..", "shared", "data", "train_catvnoncat.h5"))
 if os.path.exists(cat):
-    run_grid("cat", cat, {"data": {"scale": 255},
-                          "train": {"learning_rate": 0.005, "iterations": 300, "log_every": 50}}, GRID)
+    cat_cfg = {"data": {"scale": 255},
+               "train": {"learning_rate": 0.005, "iterations": 300, "log_every": 50}}
+    run_grid("cat", cat, cat_cfg, GRID)
+    run_grid("cat_paths", cat, cat_cfg, [(1, 1), (2, 1)], paths=[""] + PATHS)
 else:
     print("cat data absent: that part skipped")
 c.finish()

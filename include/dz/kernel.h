@@ -11,6 +11,10 @@
  * row's z does not depend on where the row sits.  dz_block_grad_ref is the naive sequential
  * reference the tests compare against.
  *
+ * Instruction-set paths: the block kernels are compiled for several targets (generic,
+ * avx2, avx512 on x86-64; generic elsewhere) that give the same bits (kernel_isa.c says
+ * how); the widest one the CPU runs is used, or the one DZ_ISA names.
+ *
  * The same block kernel computes a Hessian-vector product when given the per-row curvature
  * D_i = a_i(1 − a_i) of the current point and a direction v (w := v_w, b := v_b): the row
  * coefficient a − y becomes D_i·u_i with u_i = v_b + (v_w·x_i)/scale, so
@@ -25,6 +29,7 @@
 #ifndef DZ_KERNEL_H
 #define DZ_KERNEL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "dz/reduce.h"
@@ -32,7 +37,10 @@
 
 /* Scratch for dz_kernel_pass, sized for d features and T threads. Owns everything;
  * dz_work_free(NULL) is safe. */
+typedef struct dz_kernel_isa dz_kernel_isa; /* one instruction-set path (kernel_isa.h) */
+
 typedef struct dz_work {
+    const dz_kernel_isa *isa;   /* the path this work space runs (dz_kernel_isa_select) */
     int nthreads;
     int64_t d;
     double *blk;    /* T × (d + 2) block partials */
@@ -76,8 +84,14 @@ void dz_block_hv_ref(const dz_shard *s, int64_t i0, int64_t n, const double *dco
 
 /* Stable per-row logistic: a = σ(z), loss = softplus(z) − y·z. */
 void dz_logistic(double z, double y, double *a, double *loss);
-/* The curvature σ(z)(1 − σ(z)), accurate for large |z|. */
-double dz_logistic_curv(double z);
+
+/* The path to use: DZ_ISA's when set (NULL with a message when it is unknown or this CPU
+ * cannot run it), else the widest this CPU runs.  Not collective. */
+const dz_kernel_isa *dz_kernel_isa_select(char *msg, size_t len);
+const char *dz_kernel_isa_name(const dz_kernel_isa *isa);
+int dz_kernel_isa_supported(const dz_kernel_isa *isa);
+/* The compiled paths, k = 0, 1, … (NULL past the last). */
+const dz_kernel_isa *dz_kernel_isa_get(int k);
 
 /* A pass (OpenMP); the result is in accs[0] of its kind, whose bounds the caller has set
  * (the other threads' accumulators share them). */

@@ -1,0 +1,285 @@
+/* kernel_isa.c — the block kernels of one instruction-set path (see dz/kernel.h).
+ *
+ * Compiled once per path (CMake: generic = the x86-64 or aarch64 baseline, avx2 = AVX2 +
+ * FMA, avx512 = AVX-512F/BW); DZ_ISA_ID names the path and the exported table
+ * dz_isa_<path>.  kernel.c picks one at run time.
+ *
+ * Same bits on every path.  Every path uses one logical layout: vectors of 8 float64 lanes
+ * (one register with AVX-512, two with AVX2, four SSE2 registers on the baseline), the same
+ * per-lane operations, the same reduction tree (hsum) and the same scalar tails.  Every
+ * multiply-add that is fused is fused explicitly (vfma, fma()): the AVX paths use the FMA
+ * instructions, the baseline libm's fma(), which is exact by definition; this file is
+ * compiled with -ffp-contract=off, so nothing else is fused.  exp and log1p are dzmath.h's.
+ * So a block gives the same bits on every path and every machine (test `isa`).
+ *
+ * Shapes: x is rows × d (row-major, type T), w is d (double), out is d + 2 (double).
+ * Rows are taken DZ_TILE (8) at a time: one load of w serves eight dot products, then the
+ * gradient update adds the eight rows' dz·x in row order while they are still in cache, and
+ * prefetches the next tile from memory meanwhile (the tile's reuse would otherwise leave the
+ * memory bus idle).  Features are widened to double as they are loaded, so uint8 and float32
+ * data stay compact in memory.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+#if defined(__AVX2__) || defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+#include "dz/dzmath.h"
+#include "kernel_isa.h"
+
+#ifndef DZ_ISA_ID
+#error "compile with -DDZ_ISA_ID=generic|avx2|avx512"
+#endif
+#define DZ_CAT2(a, b) a##b
+#define DZ_CAT(a, b) DZ_CAT2(a, b)
+#define DZ_STR2(a) #a
+#define DZ_STR(a) DZ_STR2(a)
+
+#define VW 8 /* logical lanes on every path */
+#ifndef DZ_TILE
+#define DZ_TILE 8 /* rows per tile */
+#endif
+typedef double vd __attribute__((vector_size(VW * 8)));
+typedef float vf __attribute__((vector_size(VW * 4)));
+typedef int32_t vi __attribute__((vector_size(VW * 4)));
+typedef uint8_t vu8 __attribute__((vector_size(VW)));
+
+static inline vd load_f64(const double *p) { vd v; memcpy(&v, p, sizeof v); return v; }
+static inline void store_f64(double *p, vd v) { memcpy(p, &v, sizeof v); }
+
+#if defined(__AVX512F__)
+static inline vd load_f32(const float *p) { return (vd)_mm512_cvtps_pd(_mm256_loadu_ps(p)); }
+static inline vd load_u8(const uint8_t *p)
+{
+    return (vd)_mm512_cvtepi32_pd(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p)));
+}
+static inline vd vfma(vd a, vd b, vd c)
+{
+    return (vd)_mm512_fmadd_pd((__m512d)a, (__m512d)b, (__m512d)c);
+}
+#elif defined(__AVX2__) && defined(__FMA__)
+typedef union { vd v; __m256d h[2]; } vd2;
+static inline vd load_f32(const float *p)
+{
+    vd2 r = {.h = {_mm256_cvtps_pd(_mm_loadu_ps(p)), _mm256_cvtps_pd(_mm_loadu_ps(p + 4))}};
+    return r.v;
+}
+static inline vd load_u8(const uint8_t *p)
+{
+    int32_t lo, hi;
+    memcpy(&lo, p, sizeof lo);
+    memcpy(&hi, p + 4, sizeof hi);
+    vd2 r = {.h = {_mm256_cvtepi32_pd(_mm_cvtepu8_epi32(_mm_cvtsi32_si128(lo))),
+                   _mm256_cvtepi32_pd(_mm_cvtepu8_epi32(_mm_cvtsi32_si128(hi)))}};
+    return r.v;
+}
+static inline vd vfma(vd a, vd b, vd c)
+{
+    vd2 x = {.v = a}, y = {.v = b}, z = {.v = c}, r;
+    r.h[0] = _mm256_fmadd_pd(x.h[0], y.h[0], z.h[0]);
+    r.h[1] = _mm256_fmadd_pd(x.h[1], y.h[1], z.h[1]);
+    return r.v;
+}
+#else
+static inline vd load_f32(const float *p) { vf v; memcpy(&v, p, sizeof v); return __builtin_convertvector(v, vd); }
+static inline vd load_u8(const uint8_t *p)
+{
+    vu8 v;
+    memcpy(&v, p, sizeof v);
+    return __builtin_convertvector(__builtin_convertvector(v, vi), vd);
+}
+static inline vd vfma(vd a, vd b, vd c)
+{
+    vd r;
+    for (int l = 0; l < VW; l++)
+        r[l] = fma(a[l], b[l], c[l]);
+    return r;
+}
+#endif
+
+static inline double hsum(vd v)
+{
+    return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+}
+
+static inline vd splat(double x)
+{
+    vd v;
+    for (int l = 0; l < VW; l++)
+        v[l] = x;
+    return v;
+}
+
+/* Stable per-row logistic from e = exp(−|z|): a = σ(z), loss = softplus(z) − y·z (never
+ * log 0); the curvature a(1 − a) = e/(1+e)² keeps full relative precision. */
+static inline void logistic_e(double z, double y, double *a, double *loss, double *e_out)
+{
+    double e = dz_exp_neg(-fabs(z)); /* in (0, 1] */
+    double sp = dz_log1p01(e);       /* softplus(−|z|) */
+    if (z >= 0) {
+        *a = 1.0 / (1.0 + e);
+        *loss = fma(1.0 - y, z, sp);
+    } else {
+        *a = e / (1.0 + e);
+        *loss = fma(-y, z, sp);
+    }
+    *e_out = e;
+}
+
+static void logistic(double z, double y, double *a, double *loss)
+{
+    double e;
+    logistic_e(z, y, a, loss, &e);
+}
+
+/* One row's coefficient c (a − y for the gradient, D·u for H·v) and loss, from its dot
+ * product z = w·x (or v·x): the only per-row code the block kernels share. */
+static inline double row_coef(double z, int64_t i, const double *y, double b, double scale,
+                              const double *hvd, double *dsave, double *sloss)
+{
+    if (hvd)
+        return hvd[i] * (b + z / scale);
+    double a, l, e;
+    logistic_e(b + z / scale, y[i], &a, &l, &e);
+    if (dsave) {
+        double q = 1.0 + e;
+        dsave[i] = e / (q * q);
+    }
+    *sloss += l;
+    return a - y[i];
+}
+
+/* One generator for each feature type T with vector load LOAD.  R = DZ_TILE rows per tile;
+ * the loops over r have a constant trip count and are unrolled by the compiler. */
+#define DEFINE_KERNELS(T, SUF, LOAD)                                                         \
+    /* z of one row: 2·VW lanes, then the tail in order */                                   \
+    static inline double dot1_##SUF(const T *x, const double *w, int64_t d)                  \
+    {                                                                                        \
+        vd a0 = splat(0), a1 = splat(0);                                                     \
+        int64_t j = 0;                                                                       \
+        for (; j + 2 * VW <= d; j += 2 * VW) {                                               \
+            a0 = vfma(load_f64(w + j), LOAD(x + j), a0);                                     \
+            a1 = vfma(load_f64(w + j + VW), LOAD(x + j + VW), a1);                           \
+        }                                                                                    \
+        double s = hsum(a0 + a1);                                                            \
+        for (; j < d; j++)                                                                   \
+            s = fma(w[j], (double)x[j], s);                                                  \
+        return s;                                                                            \
+    }                                                                                        \
+    /* the same for R rows at once (one load of w serves R rows): same per-row order */      \
+    static inline void dotR_##SUF(const T *x0, int64_t d, const double *w, double z[DZ_TILE]) \
+    {                                                                                        \
+        vd a[DZ_TILE][2];                                                                    \
+        for (int r = 0; r < DZ_TILE; r++)                                                    \
+            a[r][0] = a[r][1] = splat(0);                                                    \
+        int64_t j = 0;                                                                       \
+        for (; j + 2 * VW <= d; j += 2 * VW) {                                               \
+            vd w0 = load_f64(w + j), w1 = load_f64(w + j + VW);                              \
+            for (int r = 0; r < DZ_TILE; r++) {                                              \
+                a[r][0] = vfma(w0, LOAD(x0 + r * d + j), a[r][0]);                           \
+                a[r][1] = vfma(w1, LOAD(x0 + r * d + j + VW), a[r][1]);                      \
+            }                                                                                \
+        }                                                                                    \
+        for (int r = 0; r < DZ_TILE; r++) {                                                  \
+            double s = hsum(a[r][0] + a[r][1]);                                              \
+            for (int64_t k = j; k < d; k++)                                                  \
+                s = fma(w[k], (double)x0[r * d + k], s);                                     \
+            z[r] = s;                                                                        \
+        }                                                                                    \
+    }                                                                                        \
+    static void grad_##SUF(const T *x, const double *y, int64_t n, int64_t d,                \
+                           const double *w, double b, double scale, double *out,             \
+                           const double *hvd, double *dsave)                                 \
+    {                                                                                        \
+        memset(out, 0, (size_t)(d + 2) * sizeof(double));                                   \
+        double sdz = 0, sloss = 0;                                                           \
+        int64_t i = 0;                                                                       \
+        for (; i + DZ_TILE <= n; i += DZ_TILE) {                                             \
+            const T *x0 = x + i * d;                                                         \
+            double z[DZ_TILE], dz[DZ_TILE];                                                  \
+            dotR_##SUF(x0, d, w, z);                                                         \
+            for (int r = 0; r < DZ_TILE; r++) {                                              \
+                dz[r] = row_coef(z[r], i + r, y, b, scale, hvd, dsave, &sloss);              \
+                sdz += dz[r];                                                                \
+            }                                                                                \
+            vd c[DZ_TILE];                                                                   \
+            for (int r = 0; r < DZ_TILE; r++)                                                \
+                c[r] = splat(dz[r]);                                                         \
+            /* rows of the next tile: fetched from memory while this tile is reused */       \
+            const T *nx = x0 + DZ_TILE * d;                                                  \
+            enum { JB = 64 / sizeof(T) > VW ? 64 / sizeof(T) : VW }; /* one cache line */    \
+            int64_t j = 0;                                                                   \
+            for (; j + JB <= d; j += JB) {                                                   \
+                for (int r = 0; r < DZ_TILE; r++)                                            \
+                    __builtin_prefetch(nx + r * d + j, 0, 2);                                \
+                for (int v = 0; v < JB / VW; v++) {                                          \
+                    vd g = load_f64(out + j + v * VW);                                       \
+                    for (int r = 0; r < DZ_TILE; r++)                                        \
+                        g = vfma(c[r], LOAD(x0 + r * d + j + v * VW), g);                    \
+                    store_f64(out + j + v * VW, g);                                          \
+                }                                                                            \
+            }                                                                                \
+            for (; j + VW <= d; j += VW) {                                                   \
+                vd g = load_f64(out + j);                                                    \
+                for (int r = 0; r < DZ_TILE; r++)                                            \
+                    g = vfma(c[r], LOAD(x0 + r * d + j), g);                                 \
+                store_f64(out + j, g);                                                       \
+            }                                                                                \
+            for (; j < d; j++) {                                                             \
+                double g = out[j];                                                           \
+                for (int r = 0; r < DZ_TILE; r++)                                            \
+                    g = fma(dz[r], (double)x0[r * d + j], g);                                \
+                out[j] = g;                                                                  \
+            }                                                                                \
+        }                                                                                    \
+        for (; i < n; i++) {                                                                 \
+            const T *xi = x + i * d;                                                         \
+            double dz = row_coef(dot1_##SUF(xi, w, d), i, y, b, scale, hvd, dsave, &sloss);  \
+            sdz += dz;                                                                       \
+            for (int64_t j = 0; j < d; j++)                                                  \
+                out[j] = fma(dz, (double)xi[j], out[j]);                                     \
+        }                                                                                    \
+        out[d] = sdz;                                                                        \
+        out[d + 1] = sloss;                                                                  \
+    }                                                                                        \
+    static void eval_##SUF(const T *x, const double *y, int64_t n, int64_t d,                \
+                           const double *w, double b, double scale, double *out)             \
+    {                                                                                        \
+        double sloss = 0, ok = 0;                                                            \
+        for (int64_t i = 0; i < n; i++) {                                                    \
+            double a, l;                                                                     \
+            logistic(b + dot1_##SUF(x + i * d, w, d) / scale, y[i], &a, &l);                 \
+            sloss += l;                                                                      \
+            ok += (a > 0.5) == (y[i] == 1.0);                                                \
+        }                                                                                    \
+        out[0] = sloss;                                                                      \
+        out[1] = ok;                                                                         \
+    }
+
+DEFINE_KERNELS(uint8_t, u8, load_u8)
+DEFINE_KERNELS(float, f32, load_f32)
+DEFINE_KERNELS(double, f64, load_f64)
+
+#define DISPATCH(s, i0, FN, ...)                                                            \
+    switch ((s)->dtype) {                                                                   \
+    case DZ_DTYPE_U8: FN##_u8((const uint8_t *)(s)->x + (i0) * (s)->d, __VA_ARGS__); break; \
+    case DZ_DTYPE_F32: FN##_f32((const float *)(s)->x + (i0) * (s)->d, __VA_ARGS__); break; \
+    default: FN##_f64((const double *)(s)->x + (i0) * (s)->d, __VA_ARGS__); break;         \
+    }
+
+static void block_grad(const dz_shard *s, int64_t i0, int64_t n, const double *w, double b,
+                       double scale, double *out, const double *hvd, double *dsave)
+{
+    DISPATCH(s, i0, grad, s->y + i0, n, s->d, w, b, scale, out, hvd, dsave)
+}
+
+static void block_eval(const dz_shard *s, int64_t i0, int64_t n, const double *w, double b,
+                       double scale, double *out)
+{
+    DISPATCH(s, i0, eval, s->y + i0, n, s->d, w, b, scale, out)
+}
+
+const dz_kernel_isa DZ_CAT(dz_isa_, DZ_ISA_ID) = {DZ_STR(DZ_ISA_ID), block_grad, block_eval,
+                                                   logistic};
