@@ -6,10 +6,12 @@
  *   gd, sgd    p −= η_t g
  *   momentum   v = μv + g;  p −= η_t v   (nesterov: p −= η_t (g + μv))
  *   adam       m = β1 m + (1−β1) g;  v = β2 v + (1−β2) g²;  p −= η_t m̂ / (√v̂ + ε),
- *              m̂ = m / (1 − β1^(t+1)), v̂ = v / (1 − β2^(t+1))
+ *              m̂ = m / (1 − β1^(t+1)), v̂ = v / (1 − β2^(t+1)), the powers kept as running
+ *              products (no libm pow: the same bits on every machine)
  * With l1 > 0 each update ends with the proximal step of the l1 term (soft-thresholding of
  * w_j by the step's own size times l1/m; b untouched): proximal gradient descent (ISTA).
- * State: v (momentum), m and v (adam); the schedule's state is the iteration itself.
+ * State: v (momentum); m, v, β1^(t+1) and β2^(t+1) (adam); the schedule's state is the
+ * iteration itself.
  * A mini-batch run makes one extra full pass where J must be reported (logged iterations).
  */
 #include <math.h>
@@ -25,7 +27,7 @@ static double soft(double x, double thr)
 
 static int64_t len_none(const dz_config *c, int64_t n) { (void)c; (void)n; return 0; }
 static int64_t len_one(const dz_config *c, int64_t n) { (void)c; return n; }
-static int64_t len_two(const dz_config *c, int64_t n) { (void)c; return 2 * n; }
+static int64_t len_adam(const dz_config *c, int64_t n) { (void)c; return 2 * n + 2; }
 
 static int init_scratch(dz_optim *o)
 {
@@ -67,8 +69,11 @@ static void rule_adam(dz_optim *o, const dz_obj *obj, double *p, const double *g
                       int64_t t)
 {
     const dz_config *c = o->cfg;
-    double *m1 = o->state, *m2 = o->state + o->n;
-    const double c1 = 1.0 - pow(c->beta1, (double)(t + 1)), c2 = 1.0 - pow(c->beta2, (double)(t + 1));
+    double *m1 = o->state, *m2 = o->state + o->n, *pw = o->state + 2 * o->n;
+    /* β^(t+1) as running products in the state (libm's pow may differ between machines) */
+    pw[0] = t == 0 ? c->beta1 : pw[0] * c->beta1;
+    pw[1] = t == 0 ? c->beta2 : pw[1] * c->beta2;
+    const double c1 = 1.0 - pw[0], c2 = 1.0 - pw[1];
     const double lam = obj->l1 / (double)obj->s->m;
     for (int64_t k = 0; k < o->n; k++) {
         m1[k] = c->beta1 * m1[k] + (1.0 - c->beta1) * g[k];
@@ -119,4 +124,4 @@ FIRST_ORDER(adam, rule_adam)
 const dz_optim_ops dz_optim_gd = {"gd", 0, len_none, init_scratch, iterate_sgd};
 const dz_optim_ops dz_optim_sgd = {"sgd", 0, len_none, init_scratch, iterate_sgd};
 const dz_optim_ops dz_optim_momentum = {"momentum", 0, len_one, init_scratch, iterate_momentum};
-const dz_optim_ops dz_optim_adam = {"adam", 0, len_two, init_scratch, iterate_adam};
+const dz_optim_ops dz_optim_adam = {"adam", 0, len_adam, init_scratch, iterate_adam};
