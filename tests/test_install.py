@@ -1,0 +1,32 @@
+"""cmake --install: the installed trainer runs from another folder with the installed example
+config (its data paths are relative to the config) and reports its version and kernel
+paths."""
+import os
+import subprocess
+import sys
+
+import dztest
+
+c = dztest.Checker("install")
+build = sys.argv[1]
+w = dztest.workdir("install")
+prefix = os.path.join(w, "prefix")
+p = subprocess.run(["cmake", "--install", build, "--prefix", prefix], capture_output=True, text=True)
+c.check(p.returncode == 0, "cmake --install: %s" % p.stderr[-1000:])
+trainer = os.path.join(prefix, "bin", "trainer")
+example = os.path.join(prefix, "share", "dztrain", "configs", "example.ini")
+c.check(os.access(trainer, os.X_OK) and os.path.exists(example) and
+        os.path.exists(os.path.join(prefix, "share", "dztrain", "README.md")),
+        "installed bin/trainer, share/dztrain/configs/example.ini and README.md")
+v = subprocess.run([trainer, "--version"], capture_output=True, text=True, cwd=w)
+c.check(v.returncode == 0 and "kernel paths:" in v.stdout and "HDF5" in v.stdout,
+        "installed trainer --version: %s" % (v.stdout + v.stderr)[-500:])
+# train from an unrelated folder; outputs land beside the installed config
+run = os.path.join(w, "elsewhere")
+os.makedirs(run)
+dztest.TRAINER = trainer
+rc, out, err, _ = dztest.mpirun(2, 1, ["--quiet", example], cwd=run)
+model = os.path.join(prefix, "share", "dztrain", "configs", "example_model.h5")
+c.check(rc == 0 and os.path.exists(model), "installed example trains from another folder: %s" % err[-800:])
+print(v.stdout.strip())
+c.finish()
