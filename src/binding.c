@@ -112,11 +112,11 @@ static void print_warning(const node_report *r, int nbad, int suggest)
         snprintf(cause, sizeof cause, "%.1f threads share core %d", r->load, r->cpu);
     fprintf(stderr,
             "dztrain: warning: node %s is oversubscribed: %s%s. Threads that share a core wait on "
-            "each other at every step (up to ~1000x slower). Fix: %s, and OMP_NUM_THREADS=%d\n",
+            "each other at every step (up to ~1000x slower). Fix: give each rank as many cores as "
+            "threads (%s with OMP_NUM_THREADS=T), or run at most %d thread(s) per rank on the "
+            "cores the ranks have now\n",
             r->name, cause, nbad > 1 ? " (and other nodes likewise)" : "",
-            srun ? "bind each task to its own cores with `srun --cpu-bind=cores -c T`"
-                 : "give each rank its own cores with `mpirun --map-by slot:PE=T`",
-            suggest);
+            srun ? "`srun --cpu-bind=cores -c T`" : "`mpirun --map-by slot:PE=T`", suggest);
 }
 
 int dz_binding_setup(MPI_Comm comm, dz_binding *b, dz_err *e)
