@@ -16,6 +16,9 @@ import h5py
 import numpy as np
 
 TRAINER = os.environ.get("DZ_TRAINER", "build/trainer")
+# DZ_TEST_SMALL=1 (the sanitizer stage sets it): the same code paths, fewer repetitions of
+# them (grid corners instead of whole N x T grids), since the release stage already ran them.
+SMALL = os.environ.get("DZ_TEST_SMALL") == "1"
 SOURCE = os.environ.get("DZ_SOURCE_DIR", os.getcwd())
 SKIP = 77
 
