@@ -130,6 +130,20 @@ static void reduce(dz_obj *o, dz_acc *a, double *out)
     o->evals++;
 }
 
+/* out (n) = the reduced sums in the caller's units: Σ·x_j / scale / rows for the weights,
+ * Σ / rows for the bias, plus (l2/m)·x_j (the penalty's term for ∇J, or H's for H·v). */
+static void scale_sums(const dz_obj *o, double rows, const double *x, double *out)
+{
+    const int64_t d = o->d;
+    const double m = (double)o->s->m;
+    for (int64_t j = 0; j < d; j++)
+        out[j] = o->tot[j] / o->scale / rows;
+    out[d] = o->tot[d] / rows;
+    if (o->l2 > 0)
+        for (int64_t j = 0; j < d; j++)
+            out[j] += o->l2 / m * x[j];
+}
+
 int dz_obj_fg(dz_obj *o, const double *p, const dz_batch *batch, double *f, double *g)
 {
     const dz_shard *s = o->s;
@@ -150,12 +164,7 @@ int dz_obj_fg(dz_obj *o, const double *p, const dz_batch *batch, double *f, doub
         *f = INFINITY;
         return -1;
     }
-    for (int64_t j = 0; j < d; j++)
-        g[j] = o->tot[j] / o->scale / rows;
-    g[d] = o->tot[d] / rows;
-    if (o->l2 > 0)
-        for (int64_t j = 0; j < d; j++)
-            g[j] += o->l2 / m * p[j];
+    scale_sums(o, rows, p, g);
     *f = (o->l2 > 0 || o->l1 > 0) ? loss + dz_obj_penalty(o, p) : loss;
     return 0;
 }
@@ -196,10 +205,5 @@ void dz_obj_hv(dz_obj *o, const double *v, double *hv)
     dz_kernel_run(s, &o->wk, &ps);
     reduce(o, acc, o->tot);
     o->passes += 1.0;
-    for (int64_t j = 0; j < d; j++)
-        hv[j] = o->tot[j] / o->scale / m;
-    hv[d] = o->tot[d] / m;
-    if (o->l2 > 0)
-        for (int64_t j = 0; j < d; j++)
-            hv[j] += o->l2 / m * v[j];
+    scale_sums(o, m, v, hv);
 }
