@@ -3,7 +3,7 @@
  *
  *   mpirun -n N dzgen --out FILE --m M --d D --dtype uint8|float32|float64
  *                     [--seed S] [--dist uniform|normal] [--corr RHO] [--logit-std S]
- *                     [--x-name x] [--y-name y] [--chunk-mb MB]
+ *                     [--classes K] [--x-name x] [--y-name y] [--chunk-mb MB]
  *
  * Writes, with parallel HDF5 (MPI-IO driver, collective transfers, contiguous
  * layout, no compression, no fill):
@@ -12,6 +12,18 @@
  *   w_true  (D,)   float64 true weights
  *   b_true  scalar float64 true bias
  * plus root-group attributes describing the generator (seed, dist, scale, ...).
+ *
+ * --classes K (2 <= K <= 256) makes a K-class (multinomial) set instead, for
+ * `[model] type = softmax`: the same features, and
+ *   y       (M,)   uint8 labels in 0..K-1, y ~ Categorical(softmax(W_true x/scale + b_true))
+ *   w_true  (K, D) float64 true weights, row k drawn like the binary w_true (row 0 is it)
+ *   b_true  (K,)   float64 true biases (each logit centred, plus 0.25 N(0,1))
+ * and the attribute classes = K.  Every logit has standard deviation about --logit-std
+ * over the rows, so the classes overlap (labels are drawn, not argmax: learnable, never
+ * separable; a smaller --logit-std gives noisier labels).  The summary line adds the
+ * class fractions and the true model's mean cross-entropy on the drawn labels (a lower
+ * reference for the fitted training loss only up to the fit's own overfitting).
+ * Without --classes the output is exactly the binary set above.
  *
  * --corr RHO (|RHO| < 1, float dtypes, implies --dist normal) correlates neighbouring
  * features as a stationary AR(1) process along each row: x_0 = e_0,
@@ -215,6 +227,45 @@ static int label_for(uint64_t seed, uint64_t row, double logit)
     return u < p ? 1 : 0;
 }
 
+/* --classes K: the K logits z_k = x/scale . W_k + b_k of a generated row, read back from its
+ * stored values (so exactly what the trainer sees, widened to double), in column order per
+ * class (deterministic for any decomposition; dzgen is built without FMA contraction). */
+static void row_logits(const void *row, size_t d, enum dtype dt, double inv_scale, int K,
+                       const double *W, const double *b, double *z)
+{
+    for (int k = 0; k < K; ++k)
+        z[k] = 0.0;
+    for (size_t j = 0; j < d; ++j) {
+        double v = dt == DT_U8 ? (double)((const uint8_t *)row)[j] * inv_scale
+                 : dt == DT_F32 ? (double)((const float *)row)[j]
+                 : ((const double *)row)[j];
+        for (int k = 0; k < K; ++k)
+            z[k] += v * W[(size_t)k * d + j];
+    }
+    for (int k = 0; k < K; ++k)
+        z[k] += b[k];
+}
+
+/* y ~ Categorical(softmax(z)) by inversion with the row's uniform (the binary label's own
+ * stream and element); *nll = -log p_y, the true model's cross-entropy on this row. */
+static int label_for_classes(uint64_t seed, uint64_t row, int K, const double *z, double *nll)
+{
+    double zmax = z[0];
+    for (int k = 1; k < K; ++k)
+        if (z[k] > zmax) zmax = z[k];
+    double sum = 0.0;
+    for (int k = 0; k < K; ++k)
+        sum += exp(z[k] - zmax);
+    double u = u01_53(elem(row_key(seed, STREAM_Y, row), 0)) * sum, c = 0.0;
+    int y = K - 1;
+    for (int k = 0; k < K; ++k) {
+        c += exp(z[k] - zmax);
+        if (u < c) { y = k; break; }
+    }
+    *nll = log(sum) - (z[y] - zmax);
+    return y;
+}
+
 /* ------------------------------------------------------------------------- */
 
 static void usage(void)
@@ -223,11 +274,13 @@ static void usage(void)
         fprintf(stderr,
                 "usage: mpirun -n N dzgen --out FILE --m M --d D --dtype uint8|float32|float64\n"
                 "              [--seed S] [--dist uniform|normal] [--corr RHO] [--logit-std S]\n"
-                "              [--x-name x] [--y-name y] [--chunk-mb MB] [--quiet]\n"
+                "              [--classes K] [--x-name x] [--y-name y] [--chunk-mb MB] [--quiet]\n"
                 "Features: uint8 uniform 0..255 (scale 255); float32/float64 uniform [-1,1)\n"
                 "(default) or standard normal (scale 1); --corr RHO (|RHO| < 1, implies normal):\n"
                 "AR(1) along the row, x_j = RHO x_{j-1} + sqrt(1-RHO^2) e_j.  Labels y ~ Bernoulli(\n"
-                "sigmoid(x/scale . w_true + b_true)), w_true_j ~ N(0,1) * logit_std / sqrt(d * var(x/scale)).\n");
+                "sigmoid(x/scale . w_true + b_true)), w_true_j ~ N(0,1) * logit_std / sqrt(d * var(x/scale)).\n"
+                "--classes K (2..256): labels 0..K-1, y ~ Categorical(softmax(W_true x/scale + b_true)),\n"
+                "w_true (K, D) drawn like w_true, b_true (K,), attribute classes = K.\n");
 }
 
 static unsigned long long parse_u64(const char *opt, const char *s)
@@ -255,6 +308,7 @@ int main(int argc, char **argv)
     int have_dtype = 0, have_dist = 0, quiet = 0;
     enum dist ds = DIST_UNIFORM;
     double logit_std = 3.0, rho = 0.0;
+    int K = 0; /* --classes: 0 = the binary set */
 
     static const struct option opts[] = {
         {"out", required_argument, 0, 'o'},     {"m", required_argument, 0, 'm'},
@@ -262,7 +316,7 @@ int main(int argc, char **argv)
         {"seed", required_argument, 0, 's'},    {"x-name", required_argument, 0, 'x'},
         {"y-name", required_argument, 0, 'y'},  {"dist", required_argument, 0, 'D'},
         {"logit-std", required_argument, 0, 'L'}, {"chunk-mb", required_argument, 0, 'c'},
-        {"corr", required_argument, 0, 'C'},
+        {"corr", required_argument, 0, 'C'},    {"classes", required_argument, 0, 'K'},
         {"quiet", no_argument, 0, 'q'},         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int c;
@@ -277,6 +331,12 @@ int main(int argc, char **argv)
         case 'x': xname = optarg; break;
         case 'y': yname = optarg; break;
         case 'q': quiet = 1; break;
+        case 'K': {
+            unsigned long long k = parse_u64("--classes", optarg);
+            if (k < 2 || k > 256) die_usage("invalid value for %s (2..256)", "--classes");
+            K = (int)k;
+            break;
+        }
         case 't':
             have_dtype = 1;
             if (!strcmp(optarg, "uint8")) dt = DT_U8;
@@ -344,6 +404,23 @@ int main(int argc, char **argv)
     }
     /* centre the logits, then add a small random offset */
     const double b = -mean_x * wsum + 0.25 * normal_from(elem(row_key(seed, STREAM_B, 0), 0));
+    /* --classes K: W (K, d), row 0 = w above, row k from the W stream's row k; b_k likewise */
+    double *W = NULL, *bK = NULL;
+    if (K) {
+        W = malloc((size_t)K * d * sizeof *W);
+        bK = malloc((size_t)K * sizeof *bK);
+        if (!W || !bK) die("%s", "out of memory");
+        const uint64_t kb = row_key(seed, STREAM_B, 0);
+        for (int k = 0; k < K; ++k) {
+            const uint64_t kw = row_key(seed, STREAM_W, (uint64_t)k);
+            double s = 0.0;
+            for (size_t j = 0; j < d; ++j) {
+                W[(size_t)k * d + j] = normal_from(elem(kw, j)) * wscale;
+                s += W[(size_t)k * d + j];
+            }
+            bK[k] = -mean_x * s + 0.25 * normal_from(elem(kb, (uint64_t)k));
+        }
+    }
 
     /* Row partition: balanced contiguous blocks. */
     const unsigned long long base = m / (unsigned long long)nranks, rem = m % (unsigned long long)nranks;
@@ -385,11 +462,12 @@ int main(int argc, char **argv)
     H5OK(H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY));
     H5OK(H5Pset_obj_track_times(dcpl, 0)); /* byte-identical files for any N */
 
-    hsize_t xdims[2] = {m, d}, ydims[1] = {m}, wdims[1] = {d};
+    hsize_t xdims[2] = {m, d}, ydims[1] = {m}, wdims[2] = {d, 0}, bdims[1] = {(hsize_t)K};
+    if (K) { wdims[0] = (hsize_t)K; wdims[1] = d; }
     hid_t xfs = H5Screate_simple(2, xdims, NULL);
     hid_t yfs = H5Screate_simple(1, ydims, NULL);
-    hid_t wfs = H5Screate_simple(1, wdims, NULL);
-    hid_t bfs = H5Screate(H5S_SCALAR);
+    hid_t wfs = H5Screate_simple(K ? 2 : 1, wdims, NULL);
+    hid_t bfs = K ? H5Screate_simple(1, bdims, NULL) : H5Screate(H5S_SCALAR);
     hid_t xft = dt == DT_U8 ? H5T_STD_U8LE : dt == DT_F32 ? H5T_IEEE_F32LE : H5T_IEEE_F64LE;
     hid_t xmt = dt == DT_U8 ? H5T_NATIVE_UINT8 : dt == DT_F32 ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE;
 
@@ -409,13 +487,13 @@ int main(int argc, char **argv)
 
     /* w_true / b_true: rank 0 writes, others join the collective with an empty selection */
     {
-        hid_t ms = H5Screate_simple(1, wdims, NULL);
+        hid_t ms = H5Screate_simple(K ? 2 : 1, wdims, NULL);
         if (g_rank != 0) { H5OK(H5Sselect_none(ms)); H5OK(H5Sselect_none(wfs)); }
-        H5OK(H5Dwrite(wds, H5T_NATIVE_DOUBLE, ms, wfs, dxpl, w));
+        H5OK(H5Dwrite(wds, H5T_NATIVE_DOUBLE, ms, wfs, dxpl, K ? W : w));
         H5Sclose(ms);
-        hid_t bms = H5Screate(H5S_SCALAR), bfs2 = H5Scopy(bfs);
+        hid_t bms = K ? H5Screate_simple(1, bdims, NULL) : H5Screate(H5S_SCALAR), bfs2 = H5Scopy(bfs);
         if (g_rank != 0) { H5OK(H5Sselect_none(bms)); H5OK(H5Sselect_none(bfs2)); }
-        H5OK(H5Dwrite(bds, H5T_NATIVE_DOUBLE, bms, bfs2, dxpl, &b));
+        H5OK(H5Dwrite(bds, H5T_NATIVE_DOUBLE, bms, bfs2, dxpl, K ? bK : &b));
         H5Sclose(bms);
         H5Sclose(bfs2);
     }
@@ -434,11 +512,18 @@ int main(int argc, char **argv)
         H5OK(dz_h5_attr_f64(file, "corr", rho));
     H5OK(dz_h5_attr_str(file, "x_name", xname));
     H5OK(dz_h5_attr_str(file, "y_name", yname));
-    H5OK(dz_h5_attr_str(file, "label_model", "y ~ Bernoulli(sigmoid(x/scale . w_true + b_true))"));
+    if (K) { /* only then, so that binary files stay as they were */
+        H5OK(dz_h5_attr_i64(file, "classes", K));
+        H5OK(dz_h5_attr_str(file, "label_model",
+                            "y ~ Categorical(softmax(w_true x/scale + b_true)), w_true (K, d), b_true (K,)"));
+    } else
+        H5OK(dz_h5_attr_str(file, "label_model", "y ~ Bernoulli(sigmoid(x/scale . w_true + b_true))"));
 
     /* ---- rows ---- */
     long long ones = 0;
-    double gen_s = 0.0, write_s = 0.0;
+    double gen_s = 0.0, write_s = 0.0, nll_sum = 0.0;
+    long long *counts = calloc(K ? (size_t)K : 1, sizeof *counts);
+    if (!counts) die("%s", "out of memory");
     for (unsigned long long ci = 0; ci < max_chunks; ++ci) {
         unsigned long long cr0 = r0 + ci * chunk_rows, nrows = 0;
         if (ci < my_chunks) {
@@ -448,14 +533,35 @@ int main(int argc, char **argv)
         double ta = MPI_Wtime();
         long long chunk_ones = 0;
         const long long nr = (long long)nrows;
+        if (!K) {
 #pragma omp parallel for schedule(static) reduction(+ : chunk_ones)
-        for (long long i = 0; i < nr; ++i) {
-            uint64_t row = cr0 + (uint64_t)i;
-            double logit = gen_row(seed, row, d, dt, ds, rho, w, b, inv_scale,
-                                   (char *)xbuf + (size_t)i * row_bytes);
-            int yl = label_for(seed, row, logit);
-            ybuf[i] = (uint8_t)yl;
-            chunk_ones += yl;
+            for (long long i = 0; i < nr; ++i) {
+                uint64_t row = cr0 + (uint64_t)i;
+                double logit = gen_row(seed, row, d, dt, ds, rho, w, b, inv_scale,
+                                       (char *)xbuf + (size_t)i * row_bytes);
+                int yl = label_for(seed, row, logit);
+                ybuf[i] = (uint8_t)yl;
+                chunk_ones += yl;
+            }
+        } else {
+            double chunk_nll = 0.0;
+#pragma omp parallel reduction(+ : chunk_nll)
+            {
+                double z[256];
+#pragma omp for schedule(static)
+                for (long long i = 0; i < nr; ++i) {
+                    uint64_t row = cr0 + (uint64_t)i;
+                    void *xr = (char *)xbuf + (size_t)i * row_bytes;
+                    (void)gen_row(seed, row, d, dt, ds, rho, w, b, inv_scale, xr);
+                    row_logits(xr, d, dt, inv_scale, K, W, bK, z);
+                    double nll;
+                    ybuf[i] = (uint8_t)label_for_classes(seed, row, K, z, &nll);
+                    chunk_nll += nll;
+                }
+            }
+            nll_sum += chunk_nll;
+            for (long long i = 0; i < nr; ++i)
+                ++counts[ybuf[i]];
         }
         ones += chunk_ones;
         double tb = MPI_Wtime();
@@ -507,14 +613,34 @@ int main(int argc, char **argv)
     MPI_Reduce(&ones, &tot_ones, 1, MPI_LONG_LONG, MPI_SUM, 0, MPI_COMM_WORLD);
     MPI_Reduce(&gen_s, &gen_max, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
     MPI_Reduce(&write_s, &write_max, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+    long long *tot_counts = NULL;
+    double tot_nll = 0.0;
+    if (K) {
+        tot_counts = calloc((size_t)K, sizeof *tot_counts);
+        if (!tot_counts) die("%s", "out of memory");
+        MPI_Reduce(counts, tot_counts, K, MPI_LONG_LONG, MPI_SUM, 0, MPI_COMM_WORLD);
+        MPI_Reduce(&nll_sum, &tot_nll, 1, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
+    }
     if (g_rank == 0 && !quiet) {
         double bytes = (double)m * (double)d * (double)itemsize + (double)m;
         printf("{\"out\":\"%s\",\"m\":%llu,\"d\":%llu,\"dtype\":\"%s\",\"seed\":%llu,"
                "\"corr\":%.17g,\"ranks\":%d,\"threads\":%d,\"bytes\":%.0f,\"seconds\":%.3f,"
-               "\"gen_s_max\":%.3f,\"write_s_max\":%.3f,\"gbps\":%.3f,\"positive_fraction\":%.6f}\n",
+               "\"gen_s_max\":%.3f,\"write_s_max\":%.3f,\"gbps\":%.3f,",
                out, m, d, dtname, seed, rho, nranks, omp_get_max_threads(), bytes, t1 - t0,
-               gen_max, write_max, bytes / (t1 - t0) / 1e9, (double)tot_ones / (double)m);
+               gen_max, write_max, bytes / (t1 - t0) / 1e9);
+        if (!K)
+            printf("\"positive_fraction\":%.6f}\n", (double)tot_ones / (double)m);
+        else {
+            printf("\"classes\":%d,\"class_fractions\":[", K);
+            for (int k = 0; k < K; ++k)
+                printf("%s%.6f", k ? "," : "", (double)tot_counts[k] / (double)m);
+            printf("],\"true_model_loss\":%.9g}\n", tot_nll / (double)m);
+        }
     }
+    free(tot_counts);
+    free(counts);
+    free(W);
+    free(bK);
 
     free(xbuf);
     free(ybuf);
