@@ -172,11 +172,11 @@ int dz_ckpt_read(const char *path, dz_ckpt *c, dz_err *e)
     if (!bad && (c->data_d < 1 || c->data_d > ((int64_t)1 << 40) || c->iteration < 0))
         bad = 1;
     if (!bad) {
-        c->n = c->data_d + 1;
+        c->n = array_len(f, "params"); /* d + 1, or K·(d + 1) for softmax */
         c->nstate = array_len(f, "optimizer_state");
         hid_t g = H5Lexists(f, "metrics", H5P_DEFAULT) > 0 ? H5Gopen2(f, "metrics", H5P_DEFAULT) : -1;
         int64_t nm = g >= 0 ? array_len(g, "iteration") : -1;
-        if (c->nstate < 0 || nm < 0) {
+        if (c->n < 1 || c->nstate < 0 || nm < 0) {
             bad = 1;
         } else {
             c->params = malloc((size_t)c->n * sizeof(double));

@@ -44,7 +44,8 @@ static const key keys[] = {
     {"data", "test_y", K_NAME, S(test_y), 0, 0, 0, NULL, NULL, 0},
     {"data", "scale", K_DOUBLE, N(scale), 0, HUGE_VAL, 1, NULL, NULL, 0},
     {"data", "dtype", K_DTYPE, N(dtype), 0, 0, 0, NULL, NULL, 0},
-    {"model", "type", K_WORD, S(model_type), 0, 0, 0, "logistic", NULL, 0},
+    {"model", "type", K_WORD, S(model_type), 0, 0, 0, "logistic softmax", NULL, 0},
+    {"model", "classes", K_INT, N(classes), 0, 1 << 24, 0, NULL, NULL, 0},
     {"train", "optimizer", K_WORD, S(optimizer), 0, 0, 0, "gd sgd momentum adam lbfgs newton", NULL, 0},
     {"train", "learning_rate", K_DOUBLE, N(learning_rate), 0, HUGE_VAL, 1, NULL, FIRST_ORDER, 0},
     {"train", "iterations", K_INT, N(iterations), 1, 1e15, 0, NULL, NULL, 0},
@@ -308,6 +309,15 @@ static int check_applies(const parse_state *ps, dz_err *e)
                            "line %d: [train] l1 = %g: optimizer newton needs a twice-differentiable "
                            "objective and l1 is not; use optimizer = lbfgs (it runs OWL-QN for l1)",
                            ps->seen_line[i], c->l1);
+        if (ps->seen[i] && !strcmp(keys[i].name, "classes")) {
+            if (strcmp(c->model_type, "softmax") != 0)
+                return dz_fail(e, DZ_ECONFIG, "line %d: [model] classes applies to type = softmax "
+                               "(the logistic model has 2 classes, labels 0 and 1)",
+                               ps->seen_line[i]);
+            if (c->classes == 1)
+                return dz_fail(e, DZ_ECONFIG, "line %d: [model] classes = 1: softmax needs at "
+                               "least 2 classes (0 = the largest label + 1)", ps->seen_line[i]);
+        }
         if (!ps->seen[i] || !keys[i].only)
             continue;
         char only[128];
@@ -444,6 +454,9 @@ void dz_config_describe(const dz_config *c, char *buf, int len)
              c->learning_rate, c->l2, c->l1, c->decay, (long long)c->batch_size,
              (long long)c->seed, c->momentum, c->nesterov, c->beta1, c->beta2, c->epsilon,
              (long long)c->memory, c->reproducible, (long long)c->block_rows);
+    size_t n = strlen(buf);
+    if (!strcmp(c->model_type, "softmax") && n < (size_t)len) /* (binary hashes stay as they were) */
+        snprintf(buf + n, (size_t)len - n, " classes=%lld", (long long)c->classes);
 }
 
 uint64_t dz_config_hash(const dz_config *c)

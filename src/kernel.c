@@ -86,8 +86,19 @@ void dz_logistic(double z, double y, double *a, double *loss)
 
 /* The block kernel of one pass: gradient (saving D when asked) or H·v. */
 static void block_pass(const dz_shard *s, const dz_work *wk, const dz_pass *ps, int64_t i0,
-                       int64_t n, double *out)
+                       int64_t n, double *out, double *scr)
 {
+    if (wk->K) {
+        const int64_t K = wk->K;
+        if (ps->mode == DZ_PASS_EVAL) {
+            wk->isa->seval(s, i0, n, K, ps->w, ps->bv, ps->scale, out, wk->neval > 2, scr);
+            return;
+        }
+        const double *hva = ps->mode == DZ_PASS_HV ? ps->dcoef + i0 * K : NULL;
+        double *asave = ps->mode == DZ_PASS_GRAD && ps->dsave ? ps->dsave + i0 * K : NULL;
+        wk->isa->sgrad(s, i0, n, K, ps->w, ps->bv, ps->scale, out, hva, asave, scr);
+        return;
+    }
     if (ps->mode == DZ_PASS_EVAL) {
         wk->isa->eval(s, i0, n, ps->w, ps->b, ps->scale, out);
         return;
@@ -128,6 +139,58 @@ void dz_block_grad_ref(const dz_shard *s, int64_t i0, int64_t n, const double *w
     }
 }
 
+void dz_block_sgrad(const dz_shard *s, int64_t i0, int64_t n, int64_t K, const double *W,
+                    const double *bv, double scale, double *out, const double *hva,
+                    double *asave)
+{
+    double *scr = malloc((size_t)(2 * DZ_SM_TILE * K) * sizeof(double));
+    if (scr)
+        current()->sgrad(s, i0, n, K, W, bv, scale, out, hva, asave, scr);
+    free(scr);
+}
+
+void dz_block_sgrad_ref(const dz_shard *s, int64_t i0, int64_t n, int64_t K, const double *W,
+                        const double *bv, double scale, const double *hva, double *out)
+{
+    const int64_t d = s->d;
+    double *z = malloc((size_t)K * sizeof(double));
+    if (!z)
+        return;
+    memset(out, 0, (size_t)(K * d + K + 1) * sizeof(double));
+    for (int64_t i = i0; i < i0 + n; i++) {
+        for (int64_t k = 0; k < K; k++) {
+            double dot = 0;
+            for (int64_t j = 0; j < d; j++)
+                dot += W[k * d + j] * (feature(s, i, j) / scale);
+            z[k] = dot + bv[k];
+        }
+        const int64_t y = (int64_t)s->y[i];
+        if (hva) {
+            const double *a = hva + (i - i0) * K;
+            double t = 0;
+            for (int64_t k = 0; k < K; k++)
+                t += a[k] * z[k];
+            for (int64_t k = 0; k < K; k++)
+                z[k] = a[k] * (z[k] - t);
+        } else {
+            double zmax = z[0], sum = 0;
+            for (int64_t k = 1; k < K; k++)
+                zmax = z[k] > zmax ? z[k] : zmax;
+            for (int64_t k = 0; k < K; k++)
+                sum += exp(z[k] - zmax);
+            out[K * d + K] += zmax + log(sum) - z[y];
+            for (int64_t k = 0; k < K; k++)
+                z[k] = exp(z[k] - zmax) / sum - (k == y);
+        }
+        for (int64_t k = 0; k < K; k++) {
+            for (int64_t j = 0; j < d; j++)
+                out[k * d + j] += z[k] * feature(s, i, j);
+            out[K * d + k] += z[k];
+        }
+    }
+    free(z);
+}
+
 void dz_block_hv_ref(const dz_shard *s, int64_t i0, int64_t n, const double *dcoef,
                      const double *v, double vb, double scale, double *out)
 {
@@ -145,24 +208,29 @@ void dz_block_hv_ref(const dz_shard *s, int64_t i0, int64_t n, const double *dco
     }
 }
 
-int dz_work_init(dz_work *wk, int64_t d, int nthreads, int repro)
+int dz_work_init(dz_work *wk, int64_t d, int64_t K, int nthreads, int repro)
 {
     memset(wk, 0, sizeof *wk);
     wk->isa = current();
     wk->nthreads = nthreads;
     wk->d = d;
-    wk->blk = malloc((size_t)nthreads * (size_t)(d + 2) * sizeof(double));
+    wk->K = K;
+    wk->nsum = K ? K * d + K + 1 : d + 2;
+    wk->neval = K ? (K <= DZ_CONF_MAX_K ? 2 + K * K : 2) : 2;
+    const int64_t nblk = wk->nsum > wk->neval ? wk->nsum : wk->neval;
+    wk->blk = malloc((size_t)nthreads * (size_t)nblk * sizeof(double));
+    wk->scr = malloc((size_t)nthreads * (size_t)(K ? 2 * DZ_SM_TILE * K : 1) * sizeof(double));
     wk->grad = calloc((size_t)nthreads, sizeof(dz_acc));
     wk->eval = calloc((size_t)nthreads, sizeof(dz_acc));
     wk->repro = repro;
-    if (!wk->blk || !wk->grad || !wk->eval) {
+    if (!wk->blk || !wk->scr || !wk->grad || !wk->eval) {
         dz_work_free(wk);
         return -1;
     }
     /* thread t > 0 sums with thread 0's bounds */
     for (int t = 0; t < nthreads; t++)
-        if ((t == 0 ? dz_acc_init(&wk->grad[0], d + 2, repro) : dz_acc_init_shared(&wk->grad[t], &wk->grad[0])) ||
-            (t == 0 ? dz_acc_init(&wk->eval[0], 2, repro) : dz_acc_init_shared(&wk->eval[t], &wk->eval[0]))) {
+        if ((t == 0 ? dz_acc_init(&wk->grad[0], wk->nsum, repro) : dz_acc_init_shared(&wk->grad[t], &wk->grad[0])) ||
+            (t == 0 ? dz_acc_init(&wk->eval[0], wk->neval, repro) : dz_acc_init_shared(&wk->eval[t], &wk->eval[0]))) {
             dz_work_free(wk);
             return -1;
         }
@@ -175,7 +243,7 @@ int dz_work_init_hv(dz_work *wk)
     if (!wk->hv)
         return -1;
     for (int t = 0; t < wk->nthreads; t++)
-        if (t == 0 ? dz_acc_init(&wk->hv[0], wk->d + 2, wk->repro)
+        if (t == 0 ? dz_acc_init(&wk->hv[0], wk->nsum, wk->repro)
                    : dz_acc_init_shared(&wk->hv[t], &wk->hv[0]))
             return -1; /* dz_work_free releases what was made */
     return 0;
@@ -191,6 +259,7 @@ void dz_work_free(dz_work *wk)
         if (wk->hv) dz_acc_free(&wk->hv[t]);
     }
     free(wk->blk);
+    free(wk->scr);
     free(wk->grad);
     free(wk->eval);
     free(wk->hv);
@@ -200,7 +269,9 @@ void dz_work_free(dz_work *wk)
 void dz_kernel_run(const dz_shard *s, dz_work *wk, const dz_pass *ps)
 {
     dz_acc *accs = ps->mode == DZ_PASS_EVAL ? wk->eval : ps->mode == DZ_PASS_HV ? wk->hv : wk->grad;
-    const int64_t B = s->block_rows, d = s->d, n = accs[0].n;
+    const int64_t B = s->block_rows, n = accs[0].n;
+    const int64_t nblk = wk->nsum > wk->neval ? wk->nsum : wk->neval;
+    const int64_t nscr = wk->K ? 2 * DZ_SM_TILE * wk->K : 0;
     const int64_t nblocks = ps->blocks ? ps->nblocks : (s->rows + B - 1) / B;
     int team = 1;
 #pragma omp parallel num_threads(wk->nthreads)
@@ -210,12 +281,12 @@ void dz_kernel_run(const dz_shard *s, dz_work *wk, const dz_pass *ps)
             team = nt;
         dz_acc *a = &accs[t]; /* shares accs[0]'s bounds */
         dz_acc_zero(a);
-        double *blk = wk->blk + (size_t)t * (size_t)(d + 2);
+        double *blk = wk->blk + (size_t)t * (size_t)nblk, *scr = wk->scr + (size_t)t * (size_t)nscr;
 #pragma omp for schedule(static) nowait
         for (int64_t k = 0; k < nblocks; k++) {
             int64_t i0 = (ps->blocks ? ps->blocks[k] : k) * B;
             int64_t rows = s->rows - i0 < B ? s->rows - i0 : B;
-            block_pass(s, wk, ps, i0, rows, blk);
+            block_pass(s, wk, ps, i0, rows, blk, scr);
             dz_acc_fold(a, blk);
         }
         dz_acc_flush(a);

@@ -262,6 +262,205 @@ DEFINE_KERNELS(uint8_t, u8, load_u8)
 DEFINE_KERNELS(float, f32, load_f32)
 DEFINE_KERNELS(double, f64, load_f64)
 
+/* ---- softmax (K classes) ----------------------------------------------------------------
+ * Per row r of a tile: z_rk = b_k + (W_k·x_r)/scale, A = softmax(z) from e_k = exp(z_k − max z)
+ * (so no overflow), loss = (max z − z_y) + log Σe (never log 0), c_rk = a_k − [k = y].  The
+ * block sums are then G_kj += Σ_r c_rk x_rj (each (k, j) a chain of fma over the rows in row
+ * order), Σ_r c_rk and Σ loss.  H·v: with A saved at the point and u = b_v + V x/scale,
+ * c_k = a_k (u_k − Σ_l a_l u_l), the multinomial Hessian (diag(a) − a aᵀ) applied to u.
+ *
+ * Register blocking: the logits of SM_RB rows × SM_KB classes are held in SM_RB·SM_KB vector
+ * accumulators (x widened once per load, reused across the classes); the scatter holds
+ * SM_RS rows of x in registers and streams each class's gradient row past them.  Every
+ * W_k·x_r is one 8-lane accumulator over j in steps of 8, then hsum, then the tail in order,
+ * whatever the tile shape, so the tile sizes may differ per path without changing a bit. */
+#if defined(__AVX512F__)
+#define SM_RB 4 /* 4 × 5 accumulators + 4 x + 1 w: 25 of 32 registers */
+#define SM_KB 5
+#define SM_RS 8
+#else
+#define SM_RB 2
+#define SM_KB 2
+#define SM_RS 4
+#endif
+#define SM_RT DZ_SM_TILE
+
+/* One row's coefficients c (K) from its raw dot products z (K); loss, argmax. */
+static inline void smax_row(const double *z, int64_t K, const double *bv, double scale, double y,
+                            const double *hva, double *asave, double *c, double *sloss, int64_t *pred)
+{
+    if (hva) { /* H·v: z holds V x_r */
+        double t = 0;
+        for (int64_t k = 0; k < K; k++)
+            t = fma(hva[k], bv[k] + z[k] / scale, t);
+        for (int64_t k = 0; k < K; k++)
+            c[k] = hva[k] * ((bv[k] + z[k] / scale) - t);
+        return;
+    }
+    double zmax = bv[0] + z[0] / scale;
+    int64_t arg = 0;
+    for (int64_t k = 0; k < K; k++) {
+        c[k] = bv[k] + z[k] / scale;
+        if (c[k] > zmax) {
+            zmax = c[k];
+            arg = k;
+        }
+    }
+    const int64_t yi = (int64_t)y;
+    double zy = c[yi], sum = 0;
+    for (int64_t k = 0; k < K; k++) {
+        c[k] = dz_exp_neg(c[k] - zmax);
+        sum += c[k];
+    }
+    *sloss += (zmax - zy) + dz_log_ge1(sum);
+    for (int64_t k = 0; k < K; k++) {
+        double a = c[k] / sum;
+        if (asave)
+            asave[k] = a;
+        c[k] = k == yi ? a - 1.0 : a;
+    }
+    *pred = arg;
+}
+
+/* z[r·ldz + k] = W_k·x_r for RB rows from x0 and KB classes from W (one tile shape). */
+#define DEFINE_SDOT(T, SUF, LOAD, NAME, RB, KB)                                              \
+    static inline void NAME##_##SUF(const T *x0, int64_t d, const double *W, double *z,      \
+                                    int64_t ldz)                                             \
+    {                                                                                        \
+        vd acc[RB][KB];                                                                      \
+        for (int r = 0; r < RB; r++)                                                         \
+            for (int k = 0; k < KB; k++)                                                     \
+                acc[r][k] = splat(0);                                                        \
+        int64_t j = 0;                                                                       \
+        for (; j + VW <= d; j += VW) {                                                       \
+            vd xv[RB];                                                                       \
+            for (int r = 0; r < RB; r++)                                                     \
+                xv[r] = LOAD(x0 + r * d + j);                                                \
+            for (int k = 0; k < KB; k++) {                                                   \
+                vd wv = load_f64(W + k * d + j);                                             \
+                for (int r = 0; r < RB; r++)                                                 \
+                    acc[r][k] = vfma(wv, xv[r], acc[r][k]);                                  \
+            }                                                                                \
+        }                                                                                    \
+        for (int r = 0; r < RB; r++)                                                         \
+            for (int k = 0; k < KB; k++) {                                                   \
+                double s = hsum(acc[r][k]);                                                  \
+                for (int64_t t = j; t < d; t++)                                              \
+                    s = fma(W[k * d + t], (double)x0[r * d + t], s);                         \
+                z[r * ldz + k] = s;                                                          \
+            }                                                                                \
+    }
+
+#define DEFINE_SOFTMAX(T, SUF, LOAD)                                                         \
+    DEFINE_SDOT(T, SUF, LOAD, sdot_tt, SM_RB, SM_KB)                                         \
+    DEFINE_SDOT(T, SUF, LOAD, sdot_t1, SM_RB, 1)                                             \
+    DEFINE_SDOT(T, SUF, LOAD, sdot_1t, 1, SM_KB)                                             \
+    DEFINE_SDOT(T, SUF, LOAD, sdot_11, 1, 1)                                                 \
+    /* z (nr × K) = raw logits of nr <= SM_RT rows */                                        \
+    static void slogits_##SUF(const T *x0, int64_t nr, int64_t d, int64_t K, const double *W, \
+                              double *z)                                                     \
+    {                                                                                        \
+        int64_t r = 0;                                                                       \
+        for (; r + SM_RB <= nr; r += SM_RB) {                                                \
+            int64_t k = 0;                                                                   \
+            for (; k + SM_KB <= K; k += SM_KB)                                               \
+                sdot_tt_##SUF(x0 + r * d, d, W + k * d, z + r * K + k, K);                   \
+            for (; k < K; k++)                                                               \
+                sdot_t1_##SUF(x0 + r * d, d, W + k * d, z + r * K + k, K);                   \
+        }                                                                                    \
+        for (; r < nr; r++) {                                                                \
+            int64_t k = 0;                                                                   \
+            for (; k + SM_KB <= K; k += SM_KB)                                               \
+                sdot_1t_##SUF(x0 + r * d, d, W + k * d, z + r * K + k, K);                   \
+            for (; k < K; k++)                                                               \
+                sdot_11_##SUF(x0 + r * d, d, W + k * d, z + r * K + k, K);                   \
+        }                                                                                    \
+    }                                                                                        \
+    /* G (K × d) += Cᵀ X over nr rows, each element's fma chain in row order */             \
+    static void sscatter_##SUF(const T *x0, int64_t nr, int64_t d, int64_t K, const double *C, \
+                               double *G)                                                    \
+    {                                                                                        \
+        int64_t r0 = 0;                                                                      \
+        for (; r0 + SM_RS <= nr; r0 += SM_RS) {                                              \
+            const T *xr = x0 + r0 * d;                                                       \
+            const double *cr = C + r0 * K;                                                   \
+            int64_t j = 0;                                                                   \
+            for (; j + VW <= d; j += VW) {                                                   \
+                vd xv[SM_RS];                                                                \
+                for (int r = 0; r < SM_RS; r++)                                              \
+                    xv[r] = LOAD(xr + r * d + j);                                            \
+                for (int64_t k = 0; k < K; k++) {                                            \
+                    vd g = load_f64(G + k * d + j);                                          \
+                    for (int r = 0; r < SM_RS; r++)                                          \
+                        g = vfma(splat(cr[r * K + k]), xv[r], g);                            \
+                    store_f64(G + k * d + j, g);                                             \
+                }                                                                            \
+            }                                                                                \
+            for (; j < d; j++)                                                               \
+                for (int64_t k = 0; k < K; k++) {                                            \
+                    double g = G[k * d + j];                                                 \
+                    for (int r = 0; r < SM_RS; r++)                                          \
+                        g = fma(cr[r * K + k], (double)xr[r * d + j], g);                    \
+                    G[k * d + j] = g;                                                        \
+                }                                                                            \
+        }                                                                                    \
+        for (; r0 < nr; r0++) {                                                              \
+            const T *xr = x0 + r0 * d;                                                       \
+            for (int64_t k = 0; k < K; k++) {                                                \
+                double c = C[r0 * K + k];                                                    \
+                vd cv = splat(c);                                                            \
+                double *g = G + k * d;                                                       \
+                int64_t j = 0;                                                               \
+                for (; j + VW <= d; j += VW)                                                 \
+                    store_f64(g + j, vfma(cv, LOAD(xr + j), load_f64(g + j)));               \
+                for (; j < d; j++)                                                           \
+                    g[j] = fma(c, (double)xr[j], g[j]);                                      \
+            }                                                                                \
+        }                                                                                    \
+    }                                                                                        \
+    static void sgrad_##SUF(const T *x, const double *y, int64_t n, int64_t d, int64_t K,    \
+                            const double *W, const double *bv, double scale, double *out,    \
+                            const double *hva, double *asave, double *scr)                   \
+    {                                                                                        \
+        memset(out, 0, (size_t)(K * d + K + 1) * sizeof(double));                            \
+        double *z = scr, *c = scr + SM_RT * K, *sb = out + K * d, sloss = 0;                 \
+        for (int64_t i = 0; i < n; i += SM_RT) {                                             \
+            int64_t nr = n - i < SM_RT ? n - i : SM_RT, pred = 0;                          \
+            slogits_##SUF(x + i * d, nr, d, K, W, z);                                        \
+            for (int64_t r = 0; r < nr; r++) {                                               \
+                smax_row(z + r * K, K, bv, scale, y[i + r], hva ? hva + (i + r) * K : NULL,  \
+                         asave ? asave + (i + r) * K : NULL, c + r * K, &sloss, &pred);      \
+                for (int64_t k = 0; k < K; k++)                                              \
+                    sb[k] += c[r * K + k];                                                   \
+            }                                                                                \
+            sscatter_##SUF(x + i * d, nr, d, K, c, out);                                     \
+        }                                                                                    \
+        out[K * d + K] = sloss;                                                              \
+    }                                                                                        \
+    static void seval_##SUF(const T *x, const double *y, int64_t n, int64_t d, int64_t K,    \
+                            const double *W, const double *bv, double scale, double *out,    \
+                            int conf, double *scr)                                           \
+    {                                                                                        \
+        memset(out, 0, (size_t)(conf ? 2 + K * K : 2) * sizeof(double));                    \
+        double *z = scr, *c = scr + SM_RT * K, sloss = 0;                                    \
+        for (int64_t i = 0; i < n; i += SM_RT) {                                             \
+            int64_t nr = n - i < SM_RT ? n - i : SM_RT, pred = 0;                          \
+            slogits_##SUF(x + i * d, nr, d, K, W, z);                                        \
+            for (int64_t r = 0; r < nr; r++) {                                               \
+                smax_row(z + r * K, K, bv, scale, y[i + r], NULL, NULL, c, &sloss, &pred);   \
+                int64_t yi = (int64_t)y[i + r];                                              \
+                out[1] += pred == yi;                                                        \
+                if (conf)                                                                    \
+                    out[2 + yi * K + pred] += 1;                                             \
+            }                                                                                \
+        }                                                                                    \
+        out[0] = sloss;                                                                      \
+    }
+
+DEFINE_SOFTMAX(uint8_t, u8, load_u8)
+DEFINE_SOFTMAX(float, f32, load_f32)
+DEFINE_SOFTMAX(double, f64, load_f64)
+
 #define DISPATCH(s, i0, FN, ...)                                                            \
     switch ((s)->dtype) {                                                                   \
     case DZ_DTYPE_U8: FN##_u8((const uint8_t *)(s)->x + (i0) * (s)->d, __VA_ARGS__); break; \
@@ -281,5 +480,18 @@ static void block_eval(const dz_shard *s, int64_t i0, int64_t n, const double *w
     DISPATCH(s, i0, eval, s->y + i0, n, s->d, w, b, scale, out)
 }
 
+static void block_sgrad(const dz_shard *s, int64_t i0, int64_t n, int64_t K, const double *W,
+                        const double *bv, double scale, double *out, const double *hva,
+                        double *asave, double *scr)
+{
+    DISPATCH(s, i0, sgrad, s->y + i0, n, s->d, K, W, bv, scale, out, hva, asave, scr)
+}
+
+static void block_seval(const dz_shard *s, int64_t i0, int64_t n, int64_t K, const double *W,
+                        const double *bv, double scale, double *out, int conf, double *scr)
+{
+    DISPATCH(s, i0, seval, s->y + i0, n, s->d, K, W, bv, scale, out, conf, scr)
+}
+
 const dz_kernel_isa DZ_CAT(dz_isa_, DZ_ISA_ID) = {DZ_STR(DZ_ISA_ID), block_grad, block_eval,
-                                                   logistic};
+                                                   logistic, block_sgrad, block_seval};

@@ -15,7 +15,20 @@ struct dz_kernel_isa {
     void (*eval)(const dz_shard *s, int64_t i0, int64_t n, const double *w, double b,
                  double scale, double *out);
     void (*logistic)(double z, double y, double *a, double *loss);
+    /* softmax, K classes, W (K, d), bv (K): sums of rows [i0, i0+n) into out (K·d + K + 1:
+     * Σ c·xᵀ per class, Σ c, Σ loss) with c = a − onehot(y), or the H·v coefficient when hva
+     * (A per row from i0, n × K); A saved per row into asave when not NULL.  scr: 2·DZ_SM_TILE·K
+     * doubles of scratch. */
+    void (*sgrad)(const dz_shard *s, int64_t i0, int64_t n, int64_t K, const double *W,
+                  const double *bv, double scale, double *out, const double *hva, double *asave,
+                  double *scr);
+    /* out[0] = Σ loss, out[1] = correct predictions (argmax, ties to the lowest class), and
+     * when conf: out[2 + y·K + pred] counts (the confusion matrix) */
+    void (*seval)(const dz_shard *s, int64_t i0, int64_t n, int64_t K, const double *W,
+                  const double *bv, double scale, double *out, int conf, double *scr);
 };
+
+#define DZ_SM_TILE 8 /* rows whose logits are computed together (every path) */
 
 extern const dz_kernel_isa dz_isa_generic;
 #if defined(__x86_64__)

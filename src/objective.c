@@ -32,14 +32,28 @@ double dz_norm_inf(int64_t n, const double *a)
     return r;
 }
 
-/* |b + w·x/scale| <= |b| + Σ|w_j| max|x_j| / scale, summed in a fixed order: identical on
- * all ranks.  Also bounds |u| for a direction v = (w, b). */
-static double z_bound(const dz_shard *s, const double *p, double scale)
+/* max over the logit rows k of |b_k| + Σ|w_kj| max|x_j| / scale, summed in a fixed order:
+ * identical on all ranks, bounds every |z_k|.  Also bounds |u_k| for a direction v. */
+static double z_bound(const dz_obj *o, const dz_shard *s, const double *p)
 {
-    double acc = 0;
-    for (int64_t j = 0; j < s->d; j++)
-        acc += fabs(p[j]) * s->maxabs[j];
-    return fabs(p[s->d]) + acc / scale;
+    double zb = 0;
+    for (int64_t k = 0; k < o->nk; k++) {
+        double acc = 0;
+        for (int64_t j = 0; j < s->d; j++)
+            acc += fabs(p[k * s->d + j]) * s->maxabs[j];
+        double b = fabs(p[o->npen + k]) + acc / o->scale;
+        if (b > zb || isnan(b))
+            zb = b;
+    }
+    return zb;
+}
+
+/* A bound (2x margin) of Σ loss over `rows` rows: loss <= |z| + log 2 (binary), loss <=
+ * 2 max|z_k| + log K (softmax). */
+static double loss_bound(const dz_obj *o, double rows, double zb)
+{
+    zb = isfinite(zb) ? zb : 0.0; /* a non-finite z is caught by the flag */
+    return o->K ? 2.0 * rows * (2.0 * zb + log((double)o->K) + 1.0) : 2.0 * rows * (zb + 1.0);
 }
 
 int dz_obj_init(dz_obj *o, MPI_Comm comm, const dz_shard *s, const dz_config *cfg,
@@ -53,11 +67,18 @@ int dz_obj_init(dz_obj *o, MPI_Comm comm, const dz_shard *s, const dz_config *cf
     o->l2 = cfg->l2;
     o->l1 = cfg->l1;
     o->d = s->d;
-    o->n = s->d + 1;
-    o->tot = malloc((size_t)(o->d + 2) * sizeof(double));
-    int bad = !o->tot || dz_work_init(&o->wk, o->d, nthreads, cfg->reproducible) != 0;
+    o->K = s->classes;
+    o->nk = o->K ? o->K : 1;
+    o->npen = o->nk * o->d;
+    o->n = o->npen + o->nk;
+    o->tot = malloc((size_t)(o->n + 1) * sizeof(double));
+    int bad = !o->tot || dz_work_init(&o->wk, o->d, o->K, nthreads, cfg->reproducible) != 0;
+    if (!bad) {
+        o->evtot = malloc((size_t)o->wk.neval * sizeof(double));
+        bad = !o->evtot;
+    }
     if (!bad && want_hv) {
-        size_t rows = (size_t)(s->rows > 0 ? s->rows : 1);
+        size_t rows = (size_t)(s->rows > 0 ? s->rows : 1) * (size_t)o->nk;
         o->curv = calloc(rows, sizeof(double));
         o->curv_trial = calloc(rows, sizeof(double));
         bad = !o->curv || !o->curv_trial || dz_work_init_hv(&o->wk) != 0;
@@ -68,9 +89,11 @@ int dz_obj_init(dz_obj *o, MPI_Comm comm, const dz_shard *s, const dz_config *cf
     }
     /* Σ(a − y)·x_j and Σ(a − y): |a − y| <= 1, so these bounds hold for the whole run. */
     double m = (double)s->m;
-    for (int64_t j = 0; j < o->d; j++)
-        dz_acc_set_bound(&o->wk.grad[0], j, 2.0 * m * s->maxabs[j]);
-    dz_acc_set_bound(&o->wk.grad[0], o->d, 2.0 * m);
+    for (int64_t k = 0; k < o->nk; k++) {
+        for (int64_t j = 0; j < o->d; j++)
+            dz_acc_set_bound(&o->wk.grad[0], k * o->d + j, 2.0 * m * s->maxabs[j]);
+        dz_acc_set_bound(&o->wk.grad[0], o->npen + k, 2.0 * m);
+    }
     return 0;
 }
 
@@ -80,6 +103,7 @@ void dz_obj_free(dz_obj *o)
         return;
     dz_work_free(&o->wk);
     free(o->tot);
+    free(o->evtot);
     free(o->curv);
     free(o->curv_trial);
     memset(o, 0, sizeof *o);
@@ -89,10 +113,10 @@ double dz_obj_penalty(const dz_obj *o, const double *p)
 {
     double pen = 0, m = (double)o->s->m;
     if (o->l2 > 0)
-        pen += o->l2 / (2.0 * m) * dz_dot(o->d, p, p);
+        pen += o->l2 / (2.0 * m) * dz_dot(o->npen, p, p);
     if (o->l1 > 0) {
         double a = 0;
-        for (int64_t j = 0; j < o->d; j++)
+        for (int64_t j = 0; j < o->npen; j++)
             a += fabs(p[j]);
         pen += o->l1 / m * a;
     }
@@ -102,7 +126,7 @@ double dz_obj_penalty(const dz_obj *o, const double *p)
 void dz_obj_pseudo_grad(const dz_obj *o, const double *p, const double *g, double *pg)
 {
     double lam = o->l1 / (double)o->s->m;
-    for (int64_t j = 0; j < o->d; j++) {
+    for (int64_t j = 0; j < o->npen; j++) {
         double gj = g[j];
         if (lam <= 0)
             pg[j] = gj;
@@ -117,7 +141,8 @@ void dz_obj_pseudo_grad(const dz_obj *o, const double *p, const double *g, doubl
         else
             pg[j] = 0;
     }
-    pg[o->d] = g[o->d];
+    for (int64_t k = o->npen; k < o->n; k++)
+        pg[k] = g[k];
 }
 
 /* The allreduce of one pass's accumulator, carrying this rank's stop request. */
@@ -134,32 +159,31 @@ static void reduce(dz_obj *o, dz_acc *a, double *out)
  * Σ / rows for the bias, plus (l2/m)·x_j (the penalty's term for ∇J, or H's for H·v). */
 static void scale_sums(const dz_obj *o, double rows, const double *x, double *out)
 {
-    const int64_t d = o->d;
     const double m = (double)o->s->m;
-    for (int64_t j = 0; j < d; j++)
+    for (int64_t j = 0; j < o->npen; j++)
         out[j] = o->tot[j] / o->scale / rows;
-    out[d] = o->tot[d] / rows;
+    for (int64_t k = o->npen; k < o->n; k++)
+        out[k] = o->tot[k] / rows;
     if (o->l2 > 0)
-        for (int64_t j = 0; j < d; j++)
+        for (int64_t j = 0; j < o->npen; j++)
             out[j] += o->l2 / m * x[j];
 }
 
 int dz_obj_fg(dz_obj *o, const double *p, const dz_batch *batch, double *f, double *g)
 {
     const dz_shard *s = o->s;
-    const int64_t d = o->d;
     dz_acc *acc = &o->wk.grad[0];
-    double zb = z_bound(s, p, o->scale);
-    /* Σloss <= rows·(|z| + log 2): the bound of the last quantity, from the current p */
-    dz_acc_set_bound(acc, d + 1, 2.0 * (double)s->m * ((isfinite(zb) ? zb : 0.0) + 1.0));
-    dz_pass ps = {.mode = DZ_PASS_GRAD, .w = p, .b = p[d], .scale = o->scale,
+    double zb = z_bound(o, s, p);
+    /* the bound of the last quantity, Σ loss, from the current p */
+    dz_acc_set_bound(acc, o->n, loss_bound(o, (double)s->m, zb));
+    dz_pass ps = {.mode = DZ_PASS_GRAD, .w = p, .b = p[o->npen], .bv = p + o->npen, .scale = o->scale,
                   .blocks = batch ? batch->blocks : NULL, .nblocks = batch ? batch->nblocks : 0,
                   .dsave = batch ? NULL : o->curv_trial};
     dz_kernel_run(s, &o->wk, &ps);
     reduce(o, acc, o->tot);
     const double rows = batch ? (double)batch->rows : (double)s->m, m = (double)s->m;
     o->passes += rows / m;
-    double loss = o->tot[d + 1] / rows;
+    double loss = o->tot[o->n] / rows;
     if (!isfinite(zb) || acc->flags[DZ_FLAG_NONFINITE] || !isfinite(loss)) {
         *f = INFINITY;
         return -1;
@@ -169,15 +193,22 @@ int dz_obj_fg(dz_obj *o, const double *p, const dz_batch *batch, double *f, doub
     return 0;
 }
 
-void dz_obj_evaluate(dz_obj *o, const dz_shard *s, const double *p, double *loss, double *acc)
+void dz_obj_evaluate(dz_obj *o, const dz_shard *s, const double *p, double *loss, double *acc,
+                     int64_t *conf)
 {
-    double zb = z_bound(s, p, o->scale), out[2];
-    dz_acc_set_bound(&o->wk.eval[0], 0, 2.0 * (double)s->m * ((isfinite(zb) ? zb : 0.0) + 1.0));
-    dz_acc_set_bound(&o->wk.eval[0], 1, 2.0 * (double)s->m);
-    dz_kernel_pass(s, p, p[s->d], o->scale, &o->wk, 1);
-    dz_acc_allreduce(o->comm, &o->wk.eval[0], out);
+    dz_acc *a = &o->wk.eval[0];
+    double *out = o->evtot;
+    dz_acc_set_bound(a, 0, loss_bound(o, (double)s->m, z_bound(o, s, p)));
+    for (int64_t k = 1; k < o->wk.neval; k++) /* counts */
+        dz_acc_set_bound(a, k, 2.0 * (double)s->m);
+    dz_pass ps = {.mode = DZ_PASS_EVAL, .w = p, .b = p[o->npen], .bv = p + o->npen, .scale = o->scale};
+    dz_kernel_run(s, &o->wk, &ps);
+    dz_acc_allreduce(o->comm, a, out);
     *loss = out[0] / (double)s->m;
     *acc = 100.0 * out[1] / (double)s->m;
+    if (conf)
+        for (int64_t k = 2; k < o->wk.neval; k++)
+            conf[k - 2] = (int64_t)out[k];
 }
 
 void dz_obj_accept_curvature(dz_obj *o)
@@ -193,15 +224,20 @@ void dz_obj_hv(dz_obj *o, const double *v, double *hv)
     const int64_t d = o->d;
     const double m = (double)s->m;
     dz_acc *acc = &o->wk.hv[0];
-    /* |D·u| <= |u|/4 <= ub/4, ub from v like z from p; 2x margin */
-    double ub = z_bound(s, v, o->scale);
+    /* binary |D·u| <= |u|/4 <= ub/4; softmax |a_k (u_k − Σ a_l u_l)| <= 2 ub; ub from v like
+     * z from p; 2x margin */
+    double ub = z_bound(o, s, v);
     if (!isfinite(ub))
         ub = 0; /* cannot happen for finite v; the non-finite flag would catch the result */
-    for (int64_t j = 0; j < d; j++)
-        dz_acc_set_bound(acc, j, 0.5 * m * ub * s->maxabs[j]);
-    dz_acc_set_bound(acc, d, 0.5 * m * ub);
-    dz_acc_set_bound(acc, d + 1, 0.0);
-    dz_pass ps = {.mode = DZ_PASS_HV, .w = v, .b = v[d], .scale = o->scale, .dcoef = o->curv};
+    const double coef = o->K ? 4.0 * m * ub : 0.5 * m * ub;
+    for (int64_t k = 0; k < o->nk; k++) {
+        for (int64_t j = 0; j < d; j++)
+            dz_acc_set_bound(acc, k * d + j, coef * s->maxabs[j]);
+        dz_acc_set_bound(acc, o->npen + k, coef);
+    }
+    dz_acc_set_bound(acc, o->n, 0.0);
+    dz_pass ps = {.mode = DZ_PASS_HV, .w = v, .b = v[o->npen], .bv = v + o->npen,
+                  .scale = o->scale, .dcoef = o->curv};
     dz_kernel_run(s, &o->wk, &ps);
     reduce(o, acc, o->tot);
     o->passes += 1.0;

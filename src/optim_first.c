@@ -46,7 +46,7 @@ static void rule_sgd(dz_optim *o, const dz_obj *obj, double *p, const double *g,
     for (int64_t k = 0; k < o->n; k++)
         p[k] -= lr * g[k];
     if (obj->l1 > 0)
-        for (int64_t j = 0; j < obj->d; j++)
+        for (int64_t j = 0; j < obj->npen; j++)
             p[j] = soft(p[j], lr * obj->l1 / (double)obj->s->m);
 }
 
@@ -61,7 +61,7 @@ static void rule_momentum(dz_optim *o, const dz_obj *obj, double *p, const doubl
         p[k] -= lr * (o->cfg->nesterov ? g[k] + mu * v[k] : v[k]);
     }
     if (obj->l1 > 0)
-        for (int64_t j = 0; j < obj->d; j++)
+        for (int64_t j = 0; j < obj->npen; j++)
             p[j] = soft(p[j], lr * obj->l1 / (double)obj->s->m);
 }
 
@@ -80,7 +80,7 @@ static void rule_adam(dz_optim *o, const dz_obj *obj, double *p, const double *g
         m2[k] = c->beta2 * m2[k] + (1.0 - c->beta2) * g[k] * g[k];
         double step = lr / (sqrt(m2[k] / c2) + c->epsilon); /* per-coordinate step size */
         p[k] -= step * (m1[k] / c1);
-        if (lam > 0 && k < obj->d) /* the prox of l1 in adam's diagonal metric */
+        if (lam > 0 && k < obj->npen) /* the prox of l1 in adam's diagonal metric */
             p[k] = soft(p[k], step * lam);
     }
 }

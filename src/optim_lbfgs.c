@@ -141,7 +141,7 @@ static int trial(const dz_optim *o, dz_obj *obj, lb *v, const double *p, double 
     for (int64_t c = 0; c < n; c++)
         v->x[c] = p[c] + a * v->dir[c];
     if (obj->l1 > 0)
-        dz_owlqn_project(obj->d, p, v->pg, v->x);
+        dz_owlqn_project(obj->npen, p, v->pg, v->x);
     (void)o;
     t->a = a;
     if (dz_obj_fg(obj, v->x, NULL, &t->f, v->gt) != 0 || !isfinite(t->f)) {
@@ -296,7 +296,7 @@ static void iterate(dz_optim *o, dz_obj *obj, double *p, int64_t t, int want_eva
     for (int attempt = 0; attempt < 2; attempt++) {
         two_loop(&v, v.pg);
         if (obj->l1 > 0)
-            dz_owlqn_constrain(obj->d, v.pg, v.dir);
+            dz_owlqn_constrain(obj->npen, v.pg, v.dir);
         double d0 = dz_dot(n, v.pg, v.dir);
         if (!(d0 < 0)) { /* not a descent direction: restart from −◇J */
             v.st[ST_NPAIRS] = 0;

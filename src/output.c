@@ -219,6 +219,19 @@ int dz_h5_write_i64(long long loc, const char *name, int64_t n, const int64_t *v
     return write_ds((hid_t)loc, name, n, H5T_STD_I64LE, H5T_NATIVE_INT64, v);
 }
 
+/* A rows × cols row-major matrix. */
+static int write_2d(hid_t loc, const char *name, int64_t rows, int64_t cols, hid_t ftype,
+                    hid_t mtype, const void *v)
+{
+    hsize_t dims[2] = {(hsize_t)rows, (hsize_t)cols};
+    hid_t sp = H5Screate_simple(2, dims, NULL);
+    hid_t ds = H5Dcreate2(loc, name, ftype, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = ds < 0 ? -1 : H5Dwrite(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+    if (ds >= 0) H5Dclose(ds);
+    H5Sclose(sp);
+    return rc < 0 ? -1 : 0;
+}
+
 /* ---- atomic HDF5 files --------------------------------------------------------------------- */
 
 long long dz_h5_begin(const char *final, char *tmp, size_t len, const char *what, dz_err *e)
@@ -243,7 +256,7 @@ int dz_h5_commit(long long f, int bad, const char *tmp, const char *final, const
 
 /* ---- model -------------------------------------------------------------------------------- */
 
-int dz_model_write(const char *path, int64_t d, const double *w, double b,
+int dz_model_write(const char *path, int64_t d, int64_t K, const double *p,
                    const dz_model_info *info, dz_err *e)
 {
     char tmp[DZ_PATH_MAX + 32];
@@ -251,10 +264,24 @@ int dz_model_write(const char *path, int64_t d, const double *w, double b,
     if (f < 0)
         return e->code;
     int bad = 0;
-    bad |= dz_h5_write_f64(f, "w", d, w);
-    bad |= dz_h5_write_f64(f, "b", -1, &b);
+    if (K == 0) {
+        bad |= dz_h5_write_f64(f, "w", d, p);
+        bad |= dz_h5_write_f64(f, "b", -1, p + d);
+        bad |= dz_h5_attr_str(f, "model", "logistic: a = sigmoid(w . (x / scale) + b)");
+    } else {
+        bad |= write_2d(f, "W", K, d, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, p);
+        bad |= dz_h5_write_f64(f, "b", K, p + K * d);
+        bad |= dz_h5_attr_str(f, "model", "softmax: A = softmax(W (x / scale) + b), "
+                              "prediction argmax_k A_k");
+        bad |= dz_h5_attr_i64(f, "classes", K);
+        if (info->confusion_train)
+            bad |= write_2d(f, "confusion_train", K, K, H5T_STD_I64LE, H5T_NATIVE_INT64,
+                            info->confusion_train);
+        if (info->confusion_test)
+            bad |= write_2d(f, "confusion_test", K, K, H5T_STD_I64LE, H5T_NATIVE_INT64,
+                            info->confusion_test);
+    }
     bad |= dz_h5_attr_str(f, "format", "dztrain-model-1");
-    bad |= dz_h5_attr_str(f, "model", "logistic: a = sigmoid(w . (x / scale) + b)");
     bad |= dz_h5_attr_i64(f, "iterations", info->iterations);
     bad |= dz_h5_attr_str(f, "optimizer", info->optimizer);
     bad |= dz_h5_attr_str(f, "stop_reason", info->stop_reason);

@@ -321,6 +321,65 @@ DEFINE_SCAN(uint8_t, u8, 0)
 DEFINE_SCAN(float, f32, 1)
 DEFINE_SCAN(double, f64, 1)
 
+/* Labels: {0, 1} for the binary model; integers 0 … K−1 for softmax (classes = K given, or
+ * −1: K = the largest label + 1 over all ranks).  Sets s->classes and warns (rank 0) of
+ * classes without an example.  Collective; returns an agreed code. */
+static int check_labels(MPI_Comm comm, const char *path, const char *yname, int64_t classes,
+                        dz_shard *s, dz_err *e)
+{
+    int64_t bad_row = -1, ymax = -1;
+    double bad = 0;
+    for (int64_t i = 0; i < s->rows && bad_row < 0; i++) {
+        double y = s->y[i];
+        int ok = classes == 0 ? (y == 0.0 || y == 1.0)
+                              : (y >= 0.0 && y <= 9.0e15 && y == floor(y) && (classes < 0 || y < (double)classes));
+        if (!ok) {
+            bad_row = s->row0 + i;
+            bad = y;
+        } else if ((int64_t)y > ymax) {
+            ymax = (int64_t)y;
+        }
+    }
+    if (bad_row >= 0 && classes == 0)
+        dz_fail(e, DZ_EDATA, "%s: label %s[%lld] = %.17g; labels must be 0 or 1", path, yname,
+                (long long)bad_row, bad);
+    else if (bad_row >= 0 && classes > 0)
+        dz_fail(e, DZ_EDATA, "%s: label %s[%lld] = %.17g; softmax labels must be integers 0 ... "
+                "%lld ([model] classes = %lld)", path, yname, (long long)bad_row, bad,
+                (long long)(classes - 1), (long long)classes);
+    else if (bad_row >= 0)
+        dz_fail(e, DZ_EDATA, "%s: label %s[%lld] = %.17g; softmax labels must be integers 0, 1, "
+                "2, ... (the class numbers)", path, yname, (long long)bad_row, bad);
+    if (dz_err_agree(comm, e) != DZ_OK || classes == 0)
+        return e->code;
+    DZ_MPI(MPI_Allreduce(MPI_IN_PLACE, &ymax, 1, MPI_INT64_T, MPI_MAX, comm));
+    int64_t K = classes > 0 ? classes : ymax + 1;
+    if (K < 2)
+        dz_fail(e, DZ_EDATA, "%s: every label in %s is %lld: softmax needs at least 2 classes "
+                "(set [model] classes to train anyway)", path, yname, (long long)ymax);
+    if (dz_err_agree(comm, e) != DZ_OK)
+        return e->code;
+    s->classes = K;
+    int64_t *count = calloc((size_t)K, sizeof(int64_t));
+    if (!count)
+        dz_fatal(comm, DZ_ERUNTIME, "out of memory for %lld class counts", (long long)K);
+    for (int64_t i = 0; i < s->rows; i++)
+        count[(int64_t)s->y[i]]++;
+    DZ_MPI(MPI_Allreduce(MPI_IN_PLACE, count, (int)K, MPI_INT64_T, MPI_SUM, comm));
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    int64_t empty = 0, first = -1;
+    for (int64_t k = 0; k < K; k++)
+        if (count[k] == 0 && empty++ == 0)
+            first = k;
+    if (empty && rank == 0)
+        fprintf(stderr, "dztrain: warning: %s: %lld of %lld classes have no example in %s "
+                "(the first: class %lld); they are trained towards probability 0\n", path,
+                (long long)empty, (long long)K, yname, (long long)first);
+    free(count);
+    return DZ_OK;
+}
+
 static int scan(MPI_Comm comm, const char *path, const char *xname, const char *yname,
                 dz_shard *s, dz_err *e)
 {
@@ -328,8 +387,6 @@ static int scan(MPI_Comm comm, const char *path, const char *xname, const char *
     int nt = omp_get_max_threads();
     double *mxall = calloc((size_t)nt * (size_t)d, sizeof(double));
     s->maxabs = calloc((size_t)d, sizeof(double));
-    int64_t bad_label_row = -1;
-    double bad_label = 0;
     int64_t bad_row = -1, bad_col = -1;
     double bad_val = 0;
     uint64_t checksum = 0;
@@ -340,12 +397,6 @@ static int scan(MPI_Comm comm, const char *path, const char *xname, const char *
         dz_err_agree(comm, e);
         return e->code;
     }
-    for (int64_t i = 0; i < s->rows; i++)
-        if (!(s->y[i] == 0.0 || s->y[i] == 1.0)) {
-            bad_label_row = s->row0 + i;
-            bad_label = s->y[i];
-            break;
-        }
 #pragma omp parallel reduction(+ : checksum)
     {
         int t = omp_get_thread_num(), n = omp_get_num_threads();
@@ -372,10 +423,8 @@ static int scan(MPI_Comm comm, const char *path, const char *xname, const char *
             if (mxall[(size_t)t * (size_t)d + (size_t)j] > s->maxabs[j])
                 s->maxabs[j] = mxall[(size_t)t * (size_t)d + (size_t)j];
     free(mxall);
-    if (bad_label_row >= 0)
-        dz_fail(e, DZ_EDATA, "%s: label %s[%lld] = %.17g; labels must be 0 or 1", path, yname,
-                (long long)bad_label_row, bad_label);
-    else if (bad_row >= 0)
+    (void)yname;
+    if (bad_row >= 0)
         dz_fail(e, DZ_EDATA, "%s: feature %s[%lld] (flattened column %lld) = %g; features must be finite",
                 path, xname, (long long)bad_row, (long long)bad_col, bad_val);
     if (dz_err_agree(comm, e) != DZ_OK)
@@ -390,7 +439,8 @@ static int scan(MPI_Comm comm, const char *path, const char *xname, const char *
 /* ---- the whole load --------------------------------------------------------------------- */
 
 int dz_shard_load(MPI_Comm comm, const char *path, const char *xname, const char *yname,
-                  dz_dtype want, int64_t requested_block_rows, dz_shard *s, dz_err *e)
+                  dz_dtype want, int64_t requested_block_rows, int64_t classes, dz_shard *s,
+                  dz_err *e)
 {
     int rank, nranks;
     DZ_MPI(MPI_Comm_rank(comm, &rank));
@@ -510,7 +560,9 @@ int dz_shard_load(MPI_Comm comm, const char *path, const char *xname, const char
 
     /* 4. validate and summarise */
     t0 = MPI_Wtime();
-    int code = scan(comm, path, xname, yname, s, e);
+    int code = check_labels(comm, path, yname, classes, s, e);
+    if (code == DZ_OK)
+        code = scan(comm, path, xname, yname, s, e);
     s->scan_s = MPI_Wtime() - t0;
     if (code != DZ_OK)
         dz_shard_free(s);

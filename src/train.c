@@ -11,10 +11,12 @@
  */
 #include "dz/train.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dz/binding.h"
 #include "dz/checkpoint.h"
@@ -107,7 +109,7 @@ static int write_checkpoint(MPI_Comm comm, int rank, const dz_config *cfg, const
         c.iterations = cfg->iterations;
         c.elapsed = elapsed;
         c.passes = passes;
-        c.n = s->d + 1;
+        c.n = o->n;
         c.params = p;
         c.nstate = o->nstate;
         c.state = o->state;
@@ -133,13 +135,29 @@ static int ops_first_order(const dz_config *cfg)
     return strcmp(cfg->optimizer, "lbfgs") != 0 && strcmp(cfg->optimizer, "newton") != 0;
 }
 
+/* Rank 0 prints a confusion matrix (rows true class, columns predicted). */
+static void print_confusion(const char *set, int64_t K, const int64_t *c)
+{
+    printf("confusion matrix (%s; rows: true class, columns: predicted class):\n      ", set);
+    for (int64_t k = 0; k < K; k++)
+        printf(" %6lld", (long long)k);
+    printf("\n");
+    for (int64_t i = 0; i < K; i++) {
+        printf("%6lld", (long long)i);
+        for (int64_t k = 0; k < K; k++)
+            printf(" %6lld", (long long)c[i * K + k]);
+        printf("\n");
+    }
+}
+
 /* The end of a run: the stop line, J and ‖∇J‖∞ at the final p (one more pass when the
- * optimizer had not evaluated it), accuracies, then model and metrics.  Collective. */
+ * optimizer had not evaluated it), accuracies (softmax: confusion matrices), then model and
+ * metrics.  Collective. */
 static void finish(MPI_Comm comm, int rank, const dz_config *cfg, const dz_run_opts *opts,
                    const dz_shard *tr, const dz_shard *te, dz_obj *obj, double *p, int64_t done,
                    const dz_iter_info *info, double elapsed, dz_metrics *met, dz_err *e)
 {
-    const int64_t d = tr->d;
+    const int64_t d = tr->d, K = obj->K, n = obj->n;
     double passes = obj->passes, gmax = info->gmax;
     const char *reason = "iterations";
     if (info->status == DZ_IT_CONVERGED)
@@ -148,20 +166,26 @@ static void finish(MPI_Comm comm, int rank, const dz_config *cfg, const dz_run_o
         reason = "stalled";
     else {
         /* the last update's point has not been evaluated yet */
-        double *g = malloc((size_t)(d + 1) * sizeof(double)), f;
+        double *g = malloc((size_t)n * sizeof(double)), f;
         if (!g)
             dz_fatal(comm, DZ_ERUNTIME, "out of memory for the final gradient");
         gmax = NAN;
         if (dz_obj_fg(obj, p, NULL, &f, g) == 0) {
             dz_obj_pseudo_grad(obj, p, g, g);
-            gmax = dz_norm_inf(d + 1, g);
+            gmax = dz_norm_inf(n, g);
         }
         free(g);
     }
     double train_loss, train_acc, test_loss = NAN, test_acc = NAN;
-    dz_obj_evaluate(obj, tr, p, &train_loss, &train_acc);
+    const int conf = K > 0 && K <= DZ_CONF_MAX_K;
+    int64_t *ctr = conf ? calloc((size_t)(K * K), sizeof(int64_t)) : NULL;
+    int64_t *cte = conf && te ? calloc((size_t)(K * K), sizeof(int64_t)) : NULL;
+    if (conf && (!ctr || (te && !cte)))
+        dz_fatal(comm, DZ_ERUNTIME, "out of memory for the %lld x %lld confusion matrices",
+                 (long long)K, (long long)K);
+    dz_obj_evaluate(obj, tr, p, &train_loss, &train_acc, ctr);
     if (te)
-        dz_obj_evaluate(obj, te, p, &test_loss, &test_acc);
+        dz_obj_evaluate(obj, te, p, &test_loss, &test_acc, cte);
     double pen = dz_obj_penalty(obj, p), J = pen > 0 ? train_loss + pen : train_loss;
     if (rank == 0) {
         if (info->status == DZ_IT_CONVERGED)
@@ -182,19 +206,53 @@ static void finish(MPI_Comm comm, int rank, const dz_config *cfg, const dz_run_o
         printf("train accuracy: %.17g %%\n", train_acc);
         if (te)
             printf("test accuracy: %.17g %%\n", test_acc);
+        if (conf && K <= 20) {
+            print_confusion("train", K, ctr);
+            if (te)
+                print_confusion("test", K, cte);
+        }
         printf("final loss: %.17g (training time %.6f s)\n", J, elapsed);
         fflush(stdout);
         dz_model_info mi = {.iterations = done, .final_loss = J, .train_accuracy = train_acc,
                             .test_accuracy = test_acc, .m = tr->m, .block_rows = tr->block_rows,
                             .scale = cfg->scale, .config_hash = dz_config_hash(cfg),
                             .data_checksum = tr->checksum, .l2 = cfg->l2, .l1 = cfg->l1,
-                            .passes = passes, .grad_max = gmax};
+                            .passes = passes, .grad_max = gmax, .confusion_train = ctr,
+                            .confusion_test = cte};
         snprintf(mi.optimizer, sizeof mi.optimizer, "%s", cfg->optimizer);
         snprintf(mi.stop_reason, sizeof mi.stop_reason, "%s", reason);
-        if (dz_model_write(cfg->model_out, d, p, p[d], &mi, e) == DZ_OK)
+        if (dz_model_write(cfg->model_out, d, K, p, &mi, e) == DZ_OK)
             dz_metrics_commit(met, cfg->metrics_out, e);
     }
+    free(ctr);
+    free(cte);
     dz_err_agree(comm, e);
+}
+
+/* Softmax: K·(d + 1) parameters must fit the reduction's one int-counted allreduce and the
+ * memory: the work space holds about 6 copies of them per thread, the optimizer up to
+ * 2·memory + 7 more.  Collective (the same numbers on every rank); an agreed code. */
+static int check_size(MPI_Comm comm, const dz_config *cfg, const dz_shard *s, int nthreads,
+                      dz_err *e)
+{
+    const int64_t K = s->classes, d = s->d;
+    if (!K)
+        return DZ_OK;
+    const double n = (double)K * (double)(d + 1) + 1.0;
+    const double copies = 6.0 * nthreads + 2.0 * (double)cfg->memory + 7.0;
+    const long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+    const double mem = pages > 0 && psz > 0 ? (double)pages * (double)psz : INFINITY;
+    const int code = cfg->classes ? DZ_ECONFIG : DZ_EDATA;
+    if (DZ_FIX_DIGITS * n + DZ_NFLAGS > (double)INT_MAX)
+        dz_fail(e, code, "softmax model too large: %lld classes x (%lld features + 1) = %.0f "
+                "sums, but one allreduce carries at most %d / %d of them", (long long)K,
+                (long long)d, n, INT_MAX, DZ_FIX_DIGITS);
+    else if (8.0 * n * copies > mem)
+        dz_fail(e, code, "softmax model too large: %lld classes x (%lld features + 1) parameters "
+                "need about %.1f GiB of work space (%d threads), the node has %.1f GiB",
+                (long long)K, (long long)d, 8.0 * n * copies / 1073741824.0, nthreads,
+                mem / 1073741824.0);
+    return dz_err_agree(comm, e);
 }
 
 int dz_train(MPI_Comm comm, const dz_config *cfg, const dz_run_opts *opts, dz_err *e)
@@ -225,11 +283,12 @@ int dz_train(MPI_Comm comm, const dz_config *cfg, const dz_run_opts *opts, dz_er
     /* automatic blocks are at most one mini-batch, so a batch is exactly whole blocks */
     const int64_t want_rows = cfg->block_rows == 0 && cfg->batch_size > 0 ? -cfg->batch_size
                                                                            : cfg->block_rows;
-    DZ_TRY(dz_shard_load(comm, cfg->train, cfg->train_x, cfg->train_y, cfg->dtype, want_rows, &tr,
-                         e));
+    const int softmax = !strcmp(cfg->model_type, "softmax");
+    DZ_TRY(dz_shard_load(comm, cfg->train, cfg->train_x, cfg->train_y, cfg->dtype, want_rows,
+                         softmax ? (cfg->classes ? cfg->classes : -1) : 0, &tr, e));
     if (cfg->test[0]) {
-        if (dz_shard_load(comm, cfg->test, cfg->test_x, cfg->test_y, cfg->dtype, want_rows, &te,
-                          e) != DZ_OK) {
+        if (dz_shard_load(comm, cfg->test, cfg->test_x, cfg->test_y, cfg->dtype, want_rows,
+                          tr.classes, &te, e) != DZ_OK) {
             dz_shard_free(&tr);
             return e->code;
         }
@@ -243,19 +302,28 @@ int dz_train(MPI_Comm comm, const dz_config *cfg, const dz_run_opts *opts, dz_er
             return e->code;
         }
     }
-    const int64_t d = tr.d, n = d + 1;
+    const int64_t d = tr.d, K = tr.classes, n = K ? K * (d + 1) : d + 1;
     int nthreads = bind.nthreads;
+    if (check_size(comm, cfg, &tr, nthreads, e) != DZ_OK) {
+        dz_shard_free(&tr);
+        dz_shard_free(&te);
+        return e->code;
+    }
     char how[96] = "";
     if (bind.automatic)
         snprintf(how, sizeof how, " (OMP_NUM_THREADS unset: %d cores / %d rank(s) on the node)",
                  bind.node_cores, bind.local_ranks);
+    char knote[48] = "";
+    if (K)
+        snprintf(knote, sizeof knote, " (%lld classes)", (long long)K);
     if (rank == 0 && !opts->quiet)
         printf("dztrain: %d rank(s) x %d thread(s)%s; m = %lld, d = %lld, features %s (file %s), "
-               "block_rows = %lld, reproducible = %s, optimizer = %s, kernel %s; read %.3f s, "
-               "checked %.3f s\n",
+               "block_rows = %lld, reproducible = %s, model %s%s, optimizer = %s, kernel %s; "
+               "read %.3f s, checked %.3f s\n",
                nranks, nthreads, how, (long long)tr.m, (long long)d, dz_dtype_name(tr.dtype),
                tr.file_type, (long long)tr.block_rows, cfg->reproducible ? "true" : "false",
-               cfg->optimizer, dz_kernel_isa_name(isa), tr.read_s, tr.scan_s);
+               cfg->model_type, knote, cfg->optimizer, dz_kernel_isa_name(isa),
+               tr.read_s, tr.scan_s);
 
     dz_obj obj;
     dz_optim opt;
@@ -279,6 +347,9 @@ int dz_train(MPI_Comm comm, const dz_config *cfg, const dz_run_opts *opts, dz_er
             dz_fail(e, DZ_ECONFIG, "--resume needs [checkpoint] file in the config");
         else if (rank == 0 && dz_ckpt_read(cfg->ckpt_file, &c, e) == DZ_OK) {
             check_resume(&c, cfg, &tr, opts, e);
+            if (e->code == DZ_OK && c.n != n)
+                dz_fail(e, DZ_ECONFIG, "cannot resume: the checkpoint holds %lld parameters, this "
+                        "model has %lld", (long long)c.n, (long long)n);
             if (e->code == DZ_OK && c.nstate != opt.nstate)
                 dz_fail(e, DZ_ECONFIG, "cannot resume: the checkpoint holds %lld values of optimizer "
                         "state, optimizer '%s' has %lld", (long long)c.nstate, cfg->optimizer,

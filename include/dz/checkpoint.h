@@ -1,6 +1,6 @@
 /* dz/checkpoint.h — everything needed to continue a run exactly, in one HDF5 file.
  *
- * Layout (format "dztrain-checkpoint-2"): datasets params (d + 1: w then b), optimizer_state
+ * Layout (format "dztrain-checkpoint-2"): datasets params (d + 1: w then b; softmax K·(d + 1): W row-major then b), optimizer_state
  * (the optimizer's whole state, dz/optim.h), metrics/iteration, metrics/loss,
  * metrics/elapsed_s, metrics/grad_max, metrics/passes; root attributes: iteration (updates
  * done), iterations (the run's target), elapsed_s, passes, config_hash, config (text of the
@@ -24,7 +24,7 @@ typedef struct dz_ckpt {
     int64_t iterations;    /* the run's [train] iterations */
     double elapsed;        /* training seconds so far */
     double passes;         /* data passes so far */
-    int64_t n;             /* d + 1 */
+    int64_t n;             /* parameters: d + 1, or K·(d + 1) */
     double *params;
     int64_t nstate;
     double *state;

@@ -32,7 +32,8 @@ typedef struct dz_config {
     double scale;                   /* 1: features are divided by it; > 0, finite */
     dz_dtype dtype;                 /* native: in-memory feature type (see README) */
     /* [model] */
-    char model_type[32];            /* "logistic" */
+    char model_type[32];            /* "logistic" or "softmax" */
+    int64_t classes;                /* 0: softmax K = the largest training label + 1; or K >= 2 */
     /* [train] */
     char optimizer[32];             /* "gd": gd sgd momentum adam lbfgs newton */
     double learning_rate;           /* 0.005 (first-order optimizers) */

@@ -15,7 +15,9 @@
  *                   c = e − (u − 1) kept exactly; u = 2^k (1 + f), f in [√½ − 1, √2 − 1];
  *                   log(1 + f) = f − f²/2 + s (f²/2 + R), s = f/(2 + f), R the series of
  *                   2 atanh's terms in s² to s^20 (truncation < 2^−60); plus k·ln2 and c/u.
- * Both are within 1 ulp of the true value over their domains (test `math` checks them
+ *   dz_log_ge1(x)   log x for x >= 1 (the softmax's log Σ e^(z_k − max z), Σ in [1, K]):
+ *                   x = 2^k v with v in [√½, √2] from the bits, then the same series.
+ * All are within 1 ulp of the true value over their domains (test `math` checks them
  * against long double at random and edge arguments).  Not collective; no state.
  */
 #ifndef DZ_DZMATH_H
@@ -58,17 +60,11 @@ static inline double dz_exp_neg(double x)
     return (p * dz_pow2i(k + 600)) * dz_pow2i(-600); /* subnormal: one rounding, the last */
 }
 
-static inline double dz_log1p01(double e)
+/* log(2^k (1 + f)) + lo, f in [√½ − 1, √2 − 1] exact, lo a tiny correction (the part of
+ * the argument lost in rounding, divided by it): the tail both logs share. */
+static inline double dz_log_tail(double f, double k, double lo_arg)
 {
     const double ln2_hi = 0.6931471805599453, ln2_lo = 2.3190468138462996e-17;
-    double u = 1.0 + e;
-    double c = e - (u - 1.0); /* exact: the part of e lost in 1 + e */
-    double k = 0.0, v = u;
-    if (u > 1.4142135623730951) {
-        v = 0.5 * u; /* exact */
-        k = 1.0;
-    }
-    double f = v - 1.0; /* exact (Sterbenz) */
     double s = f / (2.0 + f), z = s * s, hfsq = 0.5 * f * f;
     /* R = z·Σ 2/(2i+1) z^(i−1), i = 1 … 10 */
     static const double t[10] = {0.09523809523809523, 0.10526315789473684, 0.11764705882352941,
@@ -79,8 +75,36 @@ static inline double dz_log1p01(double e)
     for (int i = 1; i < 10; i++)
         R = fma(R, z, t[i]);
     R = R * z;
-    double lo = fma(k, ln2_lo, c / u);
+    double lo = fma(k, ln2_lo, lo_arg);
     return fma(k, ln2_hi, -((hfsq - fma(s, hfsq + R, lo)) - f));
+}
+
+static inline double dz_log1p01(double e)
+{
+    double u = 1.0 + e;
+    double c = e - (u - 1.0); /* exact: the part of e lost in 1 + e */
+    double k = 0.0, v = u;
+    if (u > 1.4142135623730951) {
+        v = 0.5 * u; /* exact */
+        k = 1.0;
+    }
+    return dz_log_tail(v - 1.0 /* exact (Sterbenz) */, k, c / u);
+}
+
+static inline double dz_log_ge1(double x)
+{
+    if (!(x < 1.79769313486231570e308))
+        return x; /* NaN and +Inf stay */
+    uint64_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    double k = (double)((int64_t)((bits >> 52) & 0x7ff) - 1023), v;
+    bits = (bits & 0x000fffffffffffffULL) | 0x3ff0000000000000ULL; /* v = x / 2^k in [1, 2) */
+    memcpy(&v, &bits, sizeof v);
+    if (v > 1.4142135623730951) {
+        v = 0.5 * v; /* exact */
+        k += 1.0;
+    }
+    return dz_log_tail(v - 1.0 /* exact (Sterbenz) */, k, 0.0);
 }
 
 #endif

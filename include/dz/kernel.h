@@ -21,6 +21,12 @@
  *   out[j] = Σ D_i u_i x_ij,  out[d] = Σ D_i u_i,  out[d+1] = 0
  * (H·v = Xᵀ(D ⊙ Xv)/m in the caller's units).  A gradient pass can save D for later H·v.
  *
+ * Softmax (K >= 2 classes, dz/kernel_isa.c has the formulas): the same pass with W (K × d)
+ * and b (K); a block's sums are K·d + K + 1 (Σ c·xᵀ per class row, Σ c, Σ loss, c = a −
+ * onehot(y)), or H·v with the saved A per row (rows × K); evaluation adds the confusion
+ * counts (K·K, when K <= DZ_CONF_MAX_K).  Binary logistic is K = 0 below, and its layout is
+ * the K = 1 case of this one (d weights, 1 bias, the loss).
+ *
  * dz_kernel_run runs the block kernel over this rank's blocks (all, or a list: a mini-batch)
  * with OpenMP (each block by one thread, static schedule) and folds every block partial into
  * the thread's dz_acc; the thread accumulators are merged into accs[0] of the pass's kind
@@ -39,18 +45,25 @@
  * dz_work_free(NULL) is safe. */
 typedef struct dz_kernel_isa dz_kernel_isa; /* one instruction-set path (kernel_isa.h) */
 
+#define DZ_CONF_MAX_K 1024 /* the evaluation counts a confusion matrix up to this K */
+
 typedef struct dz_work {
     const dz_kernel_isa *isa;   /* the path this work space runs (dz_kernel_isa_select) */
     int nthreads;
     int64_t d;
-    double *blk;    /* T × (d + 2) block partials */
-    dz_acc *grad;   /* T accumulators of d + 2 quantities */
-    dz_acc *eval;   /* T accumulators of 2 quantities: loss, correct predictions */
-    dz_acc *hv;     /* T accumulators of d + 2 for H·v (NULL until dz_work_init_hv) */
+    int64_t K;      /* 0: binary logistic; >= 2: softmax classes */
+    int64_t nsum;   /* quantities of a gradient or H·v block: d + 2, or K·d + K + 1 */
+    int64_t neval;  /* quantities of an evaluation block: 2, or 2 + K·K (confusion) */
+    double *blk;    /* T × max(nsum, neval) block partials */
+    double *scr;    /* softmax: T × 2·DZ_SM_TILE·K scratch (logits, coefficients) */
+    dz_acc *grad;   /* T accumulators of nsum quantities */
+    dz_acc *eval;   /* T accumulators of neval quantities: loss, correct predictions, counts */
+    dz_acc *hv;     /* T accumulators of nsum for H·v (NULL until dz_work_init_hv) */
     int repro;
 } dz_work;
 
-int dz_work_init(dz_work *wk, int64_t d, int nthreads, int repro); /* 0 ok, -1 no memory */
+/* K = 0 for the binary model.  0 ok, -1 no memory. */
+int dz_work_init(dz_work *wk, int64_t d, int64_t K, int nthreads, int repro);
 int dz_work_init_hv(dz_work *wk);                                    /* 0 ok, -1 no memory */
 void dz_work_free(dz_work *wk);
 
@@ -59,14 +72,15 @@ enum { DZ_PASS_GRAD = 0, DZ_PASS_EVAL = 1, DZ_PASS_HV = 2 };
 /* One kernel pass over local blocks. */
 typedef struct dz_pass {
     int mode;               /* DZ_PASS_* */
-    const double *w;        /* d: weights (GRAD, EVAL) or the direction v_w (HV) */
-    double b;               /* bias, or v_b (HV) */
+    const double *w;        /* d (K × d): weights (GRAD, EVAL) or the direction v_w (HV) */
+    double b;               /* binary: bias, or v_b (HV) */
+    const double *bv;       /* softmax: K biases, or v_b (HV) */
     double scale;           /* features are divided by it */
     const int64_t *blocks;  /* local block numbers to visit (block k = local rows [kB, kB+B)),
                                or NULL for all */
     int64_t nblocks;        /* entries in blocks */
-    const double *dcoef;    /* HV: D per local row */
-    double *dsave;          /* GRAD: if not NULL, D per local row is stored here */
+    const double *dcoef;    /* HV: D per local row (softmax: A, K per local row) */
+    double *dsave;          /* GRAD: if not NULL, D (A) per local row is stored here */
 } dz_pass;
 
 /* Block kernels over local rows [i0, i0+n). */
@@ -77,6 +91,15 @@ void dz_block_grad_ref(const dz_shard *s, int64_t i0, int64_t n, const double *w
 /* out[0] = Σ loss_i, out[1] = number of rows with (a > 0.5) == y. */
 void dz_block_eval(const dz_shard *s, int64_t i0, int64_t n, const double *w, double b,
                    double scale, double *out);
+
+/* Naive softmax reference: out (K·d + K + 1) as the block kernel's, z_k = b_k + Σ_j W_kj x_j/scale
+ * in index order, libm exp/log; with hva (A per row, K each, from i0) the H·v sums instead. */
+void dz_block_sgrad_ref(const dz_shard *s, int64_t i0, int64_t n, int64_t K, const double *W,
+                        const double *bv, double scale, const double *hva, double *out);
+/* The current path's softmax block kernels (tests); scr as in kernel_isa.h. */
+void dz_block_sgrad(const dz_shard *s, int64_t i0, int64_t n, int64_t K, const double *W,
+                    const double *bv, double scale, double *out, const double *hva,
+                    double *asave);
 
 /* Naive reference for H·v over local rows [i0, i0+n) (dcoef indexed by local row). */
 void dz_block_hv_ref(const dz_shard *s, int64_t i0, int64_t n, const double *dcoef,

@@ -1,11 +1,15 @@
-/* dz/objective.h — the regularised logistic objective: the only view of the problem that
- * an optimizer has (as liblinear's fun / grad / Hv).
+/* dz/objective.h — the regularised logistic or multinomial objective: the only view of the
+ * problem that an optimizer has (as liblinear's fun / grad / Hv).
  *
- *   J(w, b) = (1/m) Σ_i L(a_i, y_i) + l2/(2m)‖w‖² + l1/m ‖w‖₁,   a_i = σ(w·x_i/scale + b)
+ *   binary:  J(w, b) = (1/m) Σ_i L(a_i, y_i) + l2/(2m)‖w‖² + l1/m ‖w‖₁,  a_i = σ(w·x_i/scale + b)
+ *   softmax: J(W, b) = (1/m) Σ_i −log A_i[y_i] + l2/(2m)‖W‖²_F + l1/m ‖W‖₁,
+ *            A_i = softmax(W x_i/scale + b), K classes (the shard's `classes`)
  *
  * m is the global row count and b is never penalised, so l2 = l1 = 0 is the course's loss
- * and scikit-learn's C is 1/l2 (or 1/l1).  Parameters p = (w, b) are n = d + 1 doubles,
- * identical on every rank.
+ * and scikit-learn's C is 1/l2 (or 1/l1).  Parameters p are n = nk·(d + 1) doubles,
+ * identical on every rank: the nk·d weights (W row-major, class by class; nk = 1 for the
+ * binary model, K for softmax), then the nk biases.  Only the first npen = nk·d are
+ * penalised.
  *
  * Evaluations (Collective: one fused kernel pass over the rank's rows, then one exact
  * allreduce, dz/reduce.h):
@@ -16,9 +20,10 @@
  *               dz_obj_pseudo_grad).  Can keep the rows' curvature D = a(1−a) for H·v.
  *   dz_obj_hv   H·v = Xᵀ(D ⊙ X̃v)/m + (l2/m)·v_w at the point whose curvature was accepted
  *               (dz_obj_accept_curvature): one more kernel pass, same exact reduction.
- * Bounds of the exact sums hold for every pass: |a − y| <= 1 (gradient, fixed per run),
- * loss_i <= |z_i| + log 2 with |z_i| <= |b| + Σ|w_j| max|x_j|/scale (per evaluation), and
- * |D_i u_i| <= |u_i|/4 with the same bound on |u_i| for v (per H·v).
+ * Bounds of the exact sums hold for every pass: |a − y| <= 1 (gradient, fixed per run; per
+ * class for softmax), loss_i <= |z_i| + log 2 (softmax: 2 max|z_ik| + log K) with |z_ik| <=
+ * |b_k| + Σ|w_kj| max|x_j|/scale (per evaluation), and |D_i u_i| <= |u_i|/4 (softmax:
+ * |a_k(u_k − aᵀu)| <= 2 max|u|) with the same bound on |u| for v (per H·v).
  *
  * Accounting: `passes` grows by rows visited / m per pass (a mini-batch counts as its
  * share; an H·v pass as 1), `evals` by one per allreduce.  `stop` becomes 1 when any rank's
@@ -51,11 +56,14 @@ typedef struct dz_obj {
     const dz_shard *s;               /* borrowed */
     const volatile sig_atomic_t *stop_signal; /* borrowed: this rank's signal flag */
     double scale, l2, l1;
-    int64_t d, n;                    /* n = d + 1 */
+    int64_t d;                       /* features */
+    int64_t K;                       /* 0: binary logistic; >= 2: softmax classes */
+    int64_t nk, npen, n;             /* logit rows (1 or K), penalised weights nk·d, all nk·(d+1) */
     dz_work wk;
-    double *tot;                     /* d + 2 reduced sums */
-    double *curv, *curv_trial;       /* D per local row: accepted / last full evaluation
-                                        (NULL unless init asked for H·v) */
+    double *tot;                     /* n + 1 reduced sums */
+    double *evtot;                   /* wk.neval reduced evaluation sums */
+    double *curv, *curv_trial;       /* D (softmax: A, K values) per local row: accepted / last
+                                        full evaluation (NULL unless init asked for H·v) */
     double passes;                   /* kernel passes over the data, see above */
     int64_t evals;                   /* allreduces made */
     int stop;                        /* a rank asked to stop */
@@ -72,9 +80,12 @@ void dz_obj_free(dz_obj *o);
  * -1 when a sum was not finite (then *f = +inf, g undefined), identically on every rank. */
 int dz_obj_fg(dz_obj *o, const double *p, const dz_batch *batch, double *f, double *g);
 
-/* Collective.  Mean loss (no penalty) and accuracy in percent (prediction a > 0.5) of p on
- * data set s (the training shard or a test shard of the same d). */
-void dz_obj_evaluate(dz_obj *o, const dz_shard *s, const double *p, double *loss, double *acc);
+/* Collective.  Mean loss (no penalty) and accuracy in percent (prediction a > 0.5; softmax:
+ * argmax, ties to the lowest class) of p on data set s (the training shard or a test shard of
+ * the same d and classes).  conf (K × K, rows true class, columns predicted) is filled when
+ * not NULL, for softmax with K <= DZ_CONF_MAX_K. */
+void dz_obj_evaluate(dz_obj *o, const dz_shard *s, const double *p, double *loss, double *acc,
+                     int64_t *conf);
 
 /* Not collective: the curvature saved by the last full dz_obj_fg becomes the one H·v uses. */
 void dz_obj_accept_curvature(dz_obj *o);
@@ -87,7 +98,7 @@ double dz_obj_penalty(const dz_obj *o, const double *p);
 
 /* Not collective.  The minimum-norm subgradient of J (OWL-QN's pseudo-gradient) from the
  * smooth gradient g: for w_j ≠ 0, g_j + λ sign(w_j); at w_j = 0, g_j ± λ shrunk to 0 when
- * |g_j| <= λ (λ = l1/m); b unpenalised.  Equals g when l1 = 0.  pg may alias g. */
+ * |g_j| <= λ (λ = l1/m), j < npen; the biases unpenalised.  Equals g when l1 = 0.  pg may alias g. */
 void dz_obj_pseudo_grad(const dz_obj *o, const double *p, const double *g, double *pg);
 
 /* Sequential helpers over n doubles (the same order on every rank). */

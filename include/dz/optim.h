@@ -5,7 +5,7 @@
  * checkpoint saves and restores, so that a resumed run continues bit for bit (counters are
  * stored as doubles, exact below 2^53).  Every rank runs the same optimizer code on the same
  * reduced sums, so every rank holds the same parameters after every iteration; all vector
- * work outside the kernel passes is plain sequential code over n = d + 1 doubles (a fixed
+ * work outside the kernel passes is plain sequential code over the n parameters (a fixed
  * order, no threads), which keeps the bits independent of N × T.
  *
  * One call of dz_optim_iterate is one iteration t (0-based):
@@ -82,11 +82,12 @@ int dz_optim_report(const dz_optim *o, const dz_obj *obj, const double *p, doubl
                     const double *g, double *pg, dz_iter_info *info);
 void dz_optim_diverged(dz_iter_info *info, const char *what);
 
-/* OWL-QN's orthant rules over the d weights (b, index d, is left alone).  Not collective.
+/* OWL-QN's orthant rules over the first npen parameters, the weights (the biases after them
+ * are left alone).  Not collective.
  * constrain: zero dir_j where it does not oppose the pseudo-gradient (dir_j·pg_j >= 0).
  * project: zero x_j where it left the orthant of p (sign of p_j, or of −pg_j at p_j = 0;
  * with both 0, x_j = 0), so that no step crosses zero. */
-void dz_owlqn_constrain(int64_t d, const double *pg, double *dir);
-void dz_owlqn_project(int64_t d, const double *p, const double *pg, double *x);
+void dz_owlqn_constrain(int64_t npen, const double *pg, double *dir);
+void dz_owlqn_project(int64_t npen, const double *p, const double *pg, double *x);
 
 #endif

@@ -59,10 +59,14 @@ typedef struct dz_model_info {
     int64_t m, block_rows;
     double scale;
     uint64_t config_hash, data_checksum;
+    const int64_t *confusion_train, *confusion_test; /* softmax: K × K counts, or NULL */
 } dz_model_info;
 
-/* model.h5: w (d,) float64, b scalar float64, attributes from info. Atomic. */
-int dz_model_write(const char *path, int64_t d, const double *w, double b,
+/* model.h5 from the parameters p (dz/objective.h's layout), attributes from info.  Atomic.
+ * Binary (K = 0): w (d,) float64, b scalar float64.  Softmax: W (K, d) float64, b (K,)
+ * float64, attribute classes = K, and confusion_train / confusion_test (K, K) int64 (rows
+ * true class, columns predicted) when info has them. */
+int dz_model_write(const char *path, int64_t d, int64_t K, const double *p,
                    const dz_model_info *info, dz_err *e);
 
 /* An HDF5 file written atomically: begin creates "<final>.tmp.<pid>" (returns the file id, or

@@ -10,7 +10,8 @@
  * types) and every rank agrees on the verdict before any collective HDF5 call; then every rank
  * opens the file with the MPI-IO driver and reads only its own hyperslab, collectively,
  * straight into the buffer it keeps (features in their in-memory dtype; labels as double).
- * After the read one pass per rank validates values (labels in {0,1}, features finite),
+ * After the read one pass per rank validates values (labels in {0,1}, or integers 0 … K−1
+ * for softmax with K agreed over all ranks; features finite),
  * computes the per-feature max |x| and an order-independent checksum; the results are
  * agreed/reduced over all ranks.
  *
@@ -32,7 +33,8 @@ typedef struct dz_shard {
     int64_t block_rows;  /* B: rows per reduction block (global blocks start at multiples of B) */
     dz_dtype dtype;      /* in-memory feature type: DZ_DTYPE_U8, _F32 or _F64 */
     void *x;             /* rows × d features, row-major, raw (not divided by scale) */
-    double *y;           /* rows labels, each 0.0 or 1.0 */
+    double *y;           /* rows labels, each 0.0 or 1.0 (softmax: 0 … classes−1) */
+    int64_t classes;     /* 0: binary labels; softmax: K >= 2 */
     double *maxabs;      /* d: global max |x_ij| over all rows, raw units */
     uint64_t checksum;   /* order-independent checksum of all rows (x and y), global */
     char file_type[64];  /* the features' type in the file, e.g. "uint8", "float64" */
@@ -56,9 +58,11 @@ void dz_partition(int64_t m, int64_t B, int nranks, int rank, int64_t *row0, int
 
 /* Load features xname and labels yname of file path. want: requested dtype (native = keep
  * the file's type when it is exact, see README).  requested_block_rows: [train] block_rows.
- * Collective; returns an agreed code. */
+ * classes: 0 = binary labels {0, 1}; K >= 2 = softmax labels 0 … K−1; −1 = softmax with K
+ * the largest label + 1.  Collective; returns an agreed code. */
 int dz_shard_load(MPI_Comm comm, const char *path, const char *xname, const char *yname,
-                  dz_dtype want, int64_t requested_block_rows, dz_shard *s, dz_err *e);
+                  dz_dtype want, int64_t requested_block_rows, int64_t classes, dz_shard *s,
+                  dz_err *e);
 
 void dz_shard_free(dz_shard *s);
 

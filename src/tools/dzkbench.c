@@ -69,7 +69,7 @@ int main(int argc, char **argv)
     }
     w[d] = 0.1;
     dz_work wk;
-    if (dz_work_init(&wk, d, omp_get_max_threads(), !plain))
+    if (dz_work_init(&wk, d, 0, omp_get_max_threads(), !plain))
         return 1;
     for (int64_t j = 0; j < d; j++)
         dz_acc_set_bound(&wk.grad[0], j, 2.0 * (double)m * s.maxabs[j]);
