@@ -64,6 +64,13 @@ int main(void)
     expect_error("[data\ntrain = t.h5\n", "line 1: syntax error");
     expect_error("train = t.h5\n", "line 1: unknown section []");
     expect_error("[data]\ntrain = t.h5\n[checkpoint]\nevery = 5\n", "[checkpoint] every = 5 needs [checkpoint] file");
+    /* softmax: classes only with type = softmax, and >= 2 (0 = from the labels) */
+    rc = dz_config_parse("[data]\ntrain = t.h5\n[model]\ntype = softmax\nclasses = 10\n", "/b", &c, &e);
+    CHECK(rc == DZ_OK && !strcmp(c.model_type, "softmax") && c.classes == 10, "softmax, classes = 10: %s", e.msg);
+    expect_error("[data]\ntrain = t.h5\n[model]\ntype = softmax\nclasses = 1\n", "line 5: [model] classes = 1: softmax needs at least 2 classes");
+    expect_error("[data]\ntrain = t.h5\n[model]\nclasses = 3\n", "line 4: [model] classes applies to type = softmax");
+    expect_error("[data]\ntrain = t.h5\n[model]\ntype = multinomial\n", "not supported (supported: logistic softmax)");
+    expect_error("[data]\ntrain = t.h5\n[model]\ntype = softmax\nclasses = -2\n", "line 5: [model] classes = -2: out of range");
     char longline[600];
     memset(longline, 'a', sizeof longline);
     memcpy(longline, "[data]\ntrain = ", 15);
