@@ -322,8 +322,8 @@ DEFINE_SCAN(float, f32, 1)
 DEFINE_SCAN(double, f64, 1)
 
 /* Labels: {0, 1} for the binary model; integers 0 … K−1 for softmax (classes = K given, or
- * −1: K = the largest label + 1 over all ranks).  Sets s->classes and warns (rank 0) of
- * classes without an example.  Collective; returns an agreed code. */
+ * −1: K = the largest label + 1 over all ranks).  Sets s->classes.  Collective; returns an
+ * agreed code. */
 static int check_labels(MPI_Comm comm, const char *path, const char *yname, int64_t classes,
                         dz_shard *s, dz_err *e)
 {
@@ -345,7 +345,7 @@ static int check_labels(MPI_Comm comm, const char *path, const char *yname, int6
                 (long long)bad_row, bad);
     else if (bad_row >= 0 && classes > 0)
         dz_fail(e, DZ_EDATA, "%s: label %s[%lld] = %.17g; softmax labels must be integers 0 ... "
-                "%lld ([model] classes = %lld)", path, yname, (long long)bad_row, bad,
+                "%lld (the model has %lld classes)", path, yname, (long long)bad_row, bad,
                 (long long)(classes - 1), (long long)classes);
     else if (bad_row >= 0)
         dz_fail(e, DZ_EDATA, "%s: label %s[%lld] = %.17g; softmax labels must be integers 0, 1, "
@@ -360,6 +360,13 @@ static int check_labels(MPI_Comm comm, const char *path, const char *yname, int6
     if (dz_err_agree(comm, e) != DZ_OK)
         return e->code;
     s->classes = K;
+    return DZ_OK;
+}
+
+void dz_shard_warn_empty_classes(MPI_Comm comm, const dz_shard *s, const char *path,
+                                 const char *yname)
+{
+    const int64_t K = s->classes;
     int64_t *count = calloc((size_t)K, sizeof(int64_t));
     if (!count)
         dz_fatal(comm, DZ_ERUNTIME, "out of memory for %lld class counts", (long long)K);
@@ -377,7 +384,6 @@ static int check_labels(MPI_Comm comm, const char *path, const char *yname, int6
                 "(the first: class %lld); they are trained towards probability 0\n", path,
                 (long long)empty, (long long)K, yname, (long long)first);
     free(count);
-    return DZ_OK;
 }
 
 static int scan(MPI_Comm comm, const char *path, const char *xname, const char *yname,

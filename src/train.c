@@ -309,6 +309,8 @@ int dz_train(MPI_Comm comm, const dz_config *cfg, const dz_run_opts *opts, dz_er
         dz_shard_free(&te);
         return e->code;
     }
+    if (K)
+        dz_shard_warn_empty_classes(comm, &tr, cfg->train, cfg->train_y);
     char how[96] = "";
     if (bind.automatic)
         snprintf(how, sizeof how, " (OMP_NUM_THREADS unset: %d cores / %d rank(s) on the node)",

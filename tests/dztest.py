@@ -81,8 +81,26 @@ def make_dataset(path, m, d, dtype="float32", seed=0, xname="x", yname="y", ysha
     return X, y
 
 
+def make_multiclass(path, m, d, K, dtype="float32", ydtype="int32", seed=0, yshape=None):
+    """Random features and labels 0..K-1 from a random true softmax model; returns (X, y)."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((m, d)).astype(dtype)
+    W = rng.standard_normal((K, d)) * 1.5 / np.sqrt(max(d, 1))
+    Z = X.astype(np.float64) @ W.T
+    P = np.exp(Z - Z.max(1, keepdims=True))
+    P /= P.sum(1, keepdims=True)
+    y = np.array([rng.choice(K, p=p) for p in P])
+    with h5py.File(path, "w") as f:
+        f.create_dataset("x", data=X)
+        f.create_dataset("y", data=(y.reshape(yshape) if yshape else y).astype(ydtype))
+    return X, y
+
+
 def read_model(path):
+    """(w, b, attrs); softmax models: (W (K, d), b (K,), attrs)."""
     with h5py.File(path, "r") as f:
+        if "W" in f:
+            return np.array(f["W"][...]), np.array(f["b"][...]), dict(f.attrs)
         return np.array(f["w"][...]), float(f["b"][()]), dict(f.attrs)
 
 

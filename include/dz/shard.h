@@ -66,6 +66,11 @@ int dz_shard_load(MPI_Comm comm, const char *path, const char *xname, const char
 
 void dz_shard_free(dz_shard *s);
 
+/* Softmax: rank 0 warns when some of the K classes have no example in s.  Collective (one
+ * allreduce of K counts: call it once K is known to be a sensible size). */
+void dz_shard_warn_empty_classes(MPI_Comm comm, const dz_shard *s, const char *path,
+                                 const char *yname);
+
 /* What rank 0 learns about a dataset before reading it (from HDF5, or made up by a fuzzer). */
 enum { DZ_CLASS_INT = 0, DZ_CLASS_FLOAT = 1, DZ_CLASS_OTHER = 2 };
 typedef struct dz_dsinfo {

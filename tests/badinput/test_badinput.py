@@ -375,6 +375,37 @@ data_case("dtype_uint8_on_float", 2, r"\[data\] dtype = uint8 needs unsigned 8-b
           body="[data]\ntrain = train.h5\ndtype = uint8\n")
 
 
+# softmax labels and sizes
+SOFTMAX = BASE + "[model]\ntype = softmax\n"
+for tag, v, dt, shown in [("minus1", -1, "int8", "-1"), ("2.5", 2.5, "float64", "2.5"),
+                          ("nan", np.nan, "float32", "nan")]:
+    data_case("softmax_label_%s" % tag, 3, r"label train_set_y\[39\] = %s; softmax labels must be "
+              r"integers 0, 1, 2, \.\.\." % re.escape(shown),
+              lambda d, v=v, dt=dt: h5(d, **{X: feats(), Y: bad_labels(v, dt)}), body=SOFTMAX)
+data_case("softmax_label_ge_classes", 3, r"label train_set_y\[39\] = 3; softmax labels must be "
+          r"integers 0 \.\.\. 2 \(the model has 3 classes\)",
+          lambda d: h5(d, **{X: feats(), Y: bad_labels(3, "int32")}), body=SOFTMAX + "classes = 3\n")
+data_case("softmax_one_class", 3, r"every label in train_set_y is 0: softmax needs at least 2 "
+          r"classes", lambda d: h5(d, **{X: feats(), Y: np.zeros(M, "uint8")}), body=SOFTMAX)
+data_case("softmax_test_label_ge_K", 3, r"test\.h5: label test_set_y\[19\] = 2; softmax labels "
+          r"must be integers 0 \.\.\. 1 \(the model has 2 classes\)",
+          lambda d: (good(d), h5(d, "test.h5", test_set_x=feats(20), test_set_y=np.array(
+              [0, 1] * 9 + [0, 2], "uint8"))),
+          body="[data]\ntrain = train.h5\ntest = test.h5\n[model]\ntype = softmax\n")
+simple("softmax_classes_1", 2, r"line 8: \[model\] classes = 1: softmax needs at least 2 classes",
+       SOFTMAX + "classes = 1\n")
+simple("softmax_classes_on_logistic", 2, r"line 7: \[model\] classes applies to type = softmax",
+       BASE + "[model]\nclasses = 4\n")
+# K·(d + 1) sums beyond one allreduce's int count (2^24 classes x 65), and beyond memory
+data_case("softmax_too_large_reduction", 2, r"softmax model too large: 16777216 classes x \(64 "
+          r"features \+ 1\) = 1090519041 sums, but one allreduce carries at most",
+          lambda d: h5(d, **{X: feats(M, 64), Y: labels()}), body=SOFTMAX + "classes = 16777216\n")
+data_case("softmax_too_large_memory", 2, r"softmax model too large: 1048576 classes x \(300 "
+          r"features \+ 1\) parameters need about [0-9.]+ GiB of work space \(2 threads\), the "
+          r"node has [0-9.]+ GiB", lambda d: h5(d, **{X: feats(M, 300), Y: labels()}),
+          body=SOFTMAX + "classes = 1048576\n")
+
+
 # training
 # Features 1e150, mostly positive labels, lr 1e300: J(w_0) = log 2 and the gradient
 # (about -2.5e149 per weight) are finite, the first update overflows w, so iteration 1 is NaN/Inf.
