@@ -2,7 +2,8 @@
 SIGTERM to the job, and resumed with a different N × T, ends with the same bits (w, b, loss
 history) as an uninterrupted run; the stop leaves a loadable checkpoint and exit code 75 for
 SIGTERM; a corrupt or truncated checkpoint, changed settings or changed data are refused
-with a message saying what differs (--force accepts settings and iterations, never data)."""
+with a message saying what differs (--force accepts settings and iterations, never data).
+Optimizer state (lbfgs, OWL-QN, newton, adam) and the softmax model resume bit for bit too."""
 import os
 import re
 import shutil
@@ -178,29 +179,45 @@ other["data"]["train"] = data2
 resume_expect("changed_data", good, other, 3, "the training data differ from the checkpoint's")
 resume_expect("changed_data_force", good, other, 3, "the training data differ", extra=["--force"])
 
+# A logistic checkpoint resumed as a softmax model (same data: labels 0/1, K = 2): refused
+# for the changed model, and with --force for the different parameter count.
+sm = {k: dict(v) for k, v in base.items()}
+sm["model"] = {"type": "softmax"}
+resume_expect("logistic_as_softmax", good, sm, 2, "model=softmax (checkpoint: logistic)")
+resume_expect("logistic_as_softmax_force", good, sm, 2, "the checkpoint holds 401 parameters, this "
+              "model has 802", extra=["--force"])
+
 # 6. Optimizers with state: a run checkpointed after K updates (a run of K iterations that
 #    checkpoints at K) and resumed at another N x T with --force to the full count continues
 #    bit for bit like the uninterrupted run (lbfgs: its pairs and cached J, g; newton: the
 #    trust radius, with J, g and the curvature recomputed; adam: moments, mini-batch schedule).
-for name, opt, K, full in [
-        ("lbfgs", dict(optimizer="lbfgs", l2=1.0, memory=5, tolerance=1e-9), 6, 40),
-        ("owlqn", dict(optimizer="lbfgs", l1=2.0, tolerance=1e-8), 9, 60),
-        ("newton", dict(optimizer="newton", l2=0.5, tolerance=1e-10), 2, 20),
-        ("adam", dict(optimizer="adam", learning_rate=0.01, batch_size=64, seed=3), 37, 90)]:
+#    The softmax model too (K = 5): gd, lbfgs, newton (its saved A recomputed), adam.
+sdata = os.path.join(w, "s.h5")
+dztest.make_multiclass(sdata, 700, 30, 5, "float64", seed=8)
+smodel = {"data": {"train": sdata, "train_x": "x", "train_y": "y"}, "model": {"type": "softmax"}}
+for name, opt, K, full, model in [
+        ("lbfgs", dict(optimizer="lbfgs", l2=1.0, memory=5, tolerance=1e-9), 6, 40, None),
+        ("owlqn", dict(optimizer="lbfgs", l1=2.0, tolerance=1e-8), 9, 60, None),
+        ("newton", dict(optimizer="newton", l2=0.5, tolerance=1e-10), 2, 20, None),
+        ("adam", dict(optimizer="adam", learning_rate=0.01, batch_size=64, seed=3), 37, 90, None),
+        ("softmax_gd", dict(optimizer="gd", learning_rate=0.5), 23, 50, smodel),
+        ("softmax_lbfgs", dict(optimizer="lbfgs", l2=1.0, memory=5, tolerance=1e-9), 7, 40, smodel),
+        ("softmax_newton", dict(optimizer="newton", l2=0.5, tolerance=1e-10), 2, 20, smodel),
+        ("softmax_adam", dict(optimizer="adam", learning_rate=0.01, batch_size=64, seed=3), 29, 60,
+         smodel)]:
     train = dict(opt, iterations=full, log_every=1, block_rows=16)
-    secs = {"data": base["data"], "train": train}
+    secs = dict(model or {"data": base["data"]}, train=train)
     rd, rcfg = folder(name + "_ref", secs)
     rc, out, err, _ = dztest.mpirun(1, 2, ["--quiet", rcfg])
     c.check(rc == 0, "%s reference: exit %d %s" % (name, rc, err[-500:]))
     ref_opt = dztest.result_digest(os.path.join(rd, "model.h5"), os.path.join(rd, "metrics.csv"))
-    d, cfg = folder(name + "_part", {"data": base["data"], "train": dict(train, iterations=K),
-                                     "checkpoint": {"file": "ckpt.h5", "every": K}})
+    d, cfg = folder(name + "_part", dict(secs, train=dict(train, iterations=K),
+                                         checkpoint={"file": "ckpt.h5", "every": K}))
     rc, out, err, _ = dztest.mpirun(2, 1, ["--quiet", cfg])
     c.check(rc == 0 and ckpt_iteration(os.path.join(d, "ckpt.h5")) == K,
             "%s: first part of %d iterations checkpointed at %d: exit %d %s" % (
                 name, K, ckpt_iteration(os.path.join(d, "ckpt.h5")), rc, err[-500:]))
-    dztest.write_config(cfg, {"data": base["data"], "train": train,
-                              "checkpoint": {"file": "ckpt.h5", "every": K}})
+    dztest.write_config(cfg, dict(secs, checkpoint={"file": "ckpt.h5", "every": K}))
     rc, out, err, _ = dztest.mpirun(3, 2, ["--quiet", "--resume", "--force", cfg],
                                     env={"OMP_WAIT_POLICY": "passive"})
     c.check(rc == 0, "%s: resume exit %d %s" % (name, rc, err[-500:]))
