@@ -201,7 +201,7 @@ static inline double row_coef(double z, int64_t i, const double *y, double b, do
                            const double *w, double b, double scale, double *out,             \
                            const double *hvd, double *dsave)                                 \
     {                                                                                        \
-        memset(out, 0, (size_t)(d + 2) * sizeof(double));                                   \
+        memset(out, 0, (size_t)(d + 2) * sizeof(double));                                    \
         double sdz = 0, sloss = 0;                                                           \
         int64_t i = 0;                                                                       \
         for (; i + DZ_TILE <= n; i += DZ_TILE) {                                             \
@@ -278,62 +278,179 @@ DEFINE_KERNELS(double, f64, load_f64)
  * c_k = a_k (u_k − Σ_l a_l u_l), the multinomial Hessian (diag(a) − a aᵀ) applied to u.
  *
  * Register blocking: the logits of SM_RB rows × SM_KB classes are held in SM_RB·SM_KB vector
- * accumulators (x widened once per load, reused across the classes); the scatter holds
- * SM_RS rows of x in registers and streams each class's gradient row past them.  Every
- * W_k·x_r is one 8-lane accumulator over j in steps of 8, then hsum, then the tail in order,
- * whatever the tile shape, so the tile sizes may differ per path without changing a bit. */
-#if defined(__AVX512F__)
-#define SM_RB 4 /* 4 × 5 accumulators + 4 x + 1 w: 25 of 32 registers */
+ * accumulators (x widened once per load, reused across the classes); the scatter holds a
+ * tile of SM_SKB classes × SM_SJB vectors of G in registers over the tile's rows, each row's
+ * x widened once and reused across the classes.  Every W_k·x_r is one 8-lane accumulator
+ * over j in steps of 8, then hsum, then the tail in order, and every G element a chain of
+ * fma over the rows in order, whatever the tile shape: the tile sizes may differ per path
+ * without changing a bit. */
+#if defined(SM_RB) /* a tile shape given on the command line (experiments) */
+#elif defined(__AVX512F__)
+#define SM_RB 4 /* logits: 4 × 5 accumulators + 4 x + 1 w: 25 of 32 registers */
 #define SM_KB 5
-#define SM_RS 8
+#define SM_SKB 5 /* scatter: 5 classes × 4 vectors of G + 4 x + 1 coefficient: 25 */
+#define SM_SJB 4
 #else
-#define SM_RB 2
+#define SM_RB 2 /* AVX2: a vector is two registers; 2 × 2 + 2 x + 1 w: 14 of 16 */
 #define SM_KB 2
-#define SM_RS 4
+#define SM_SKB 2
+#define SM_SJB 2
 #endif
-#define SM_RT DZ_SM_TILE
+#define SM_RT DZ_SM_TILE /* = VW: a tile's rows are the lanes of the per-row arithmetic */
 
-/* One row's coefficients c (K) from its raw dot products z (K); loss, argmax. */
-static inline void smax_row(const double *z, int64_t K, const double *bv, double scale, double y,
-                            const double *hva, double *asave, double *c, double *sloss, int64_t *pred)
+/* e^x for 8 lanes of x <= 0: per lane exactly dz_exp_neg's operations (so the same bits),
+ * with 2^k made from the bits of k; lanes below −745.2, NaN or with a subnormal result go
+ * through the scalar dz_exp_neg. */
+typedef int64_t vl __attribute__((vector_size(VW * 8)));
+static inline vd vexp_neg(vd x)
 {
-    if (hva) { /* H·v: z holds V x_r */
-        double t = 0;
-        for (int64_t k = 0; k < K; k++)
-            t = fma(hva[k], bv[k] + z[k] / scale, t);
-        for (int64_t k = 0; k < K; k++)
-            c[k] = hva[k] * ((bv[k] + z[k] / scale) - t);
-        return;
-    }
-    double zmax = bv[0] + z[0] / scale;
-    int64_t arg = 0;
-    for (int64_t k = 0; k < K; k++) {
-        c[k] = bv[k] + z[k] / scale;
-        if (c[k] > zmax) {
-            zmax = c[k];
-            arg = k;
-        }
-    }
-    const int64_t yi = (int64_t)y;
-    double zy = c[yi], sum = 0;
-    for (int64_t k = 0; k < K; k++) {
-        c[k] = dz_exp_neg(c[k] - zmax);
-        sum += c[k];
-    }
-    *sloss += (zmax - zy) + dz_log_ge1(sum);
-    for (int64_t k = 0; k < K; k++) {
-        double a = c[k] / sum;
-        if (asave)
-            asave[k] = a;
-        c[k] = k == yi ? a - 1.0 : a;
-    }
-    *pred = arg;
+    const double shifter = 6755399441055744.0;
+    vd kd = (x * splat(1.4426950408889634) + splat(shifter)) - splat(shifter);
+    vd r = vfma(-kd, splat(0.6931471805599453), x);
+    r = vfma(-kd, splat(2.3190468138462996e-17), r);
+    static const double c[14] = {1.6059043836821613e-10, 2.08767569878681e-09,
+                                 2.505210838544172e-08,  2.7557319223985893e-07,
+                                 2.755731922398589e-06,  2.48015873015873e-05,
+                                 0.0001984126984126984,  0.001388888888888889,
+                                 0.008333333333333333,   0.041666666666666664,
+                                 0.16666666666666666,    0.5, 1.0, 1.0};
+    vd p = splat(c[0]);
+    for (int i = 1; i < 14; i++)
+        p = vfma(p, r, splat(c[i]));
+    vd t = kd + splat(shifter); /* exact: k in the low bits */
+    vl k, sb;
+    memcpy(&k, &t, sizeof k);
+    t = splat(shifter);
+    memcpy(&sb, &t, sizeof sb);
+    k -= sb;
+    vl bits = (k + 1023) << 52;
+    vd two_k, res;
+    memcpy(&two_k, &bits, sizeof two_k);
+    res = p * two_k;
+    vl bad = (x > splat(-745.2)) == 0;
+    bad |= k < -1021;
+    for (int l = 0; l < VW; l++)
+        if (bad[l])
+            res[l] = dz_exp_neg(x[l]);
+    return res;
 }
 
-/* z[r·ldz + k] = W_k·x_r for RB rows from x0 and KB classes from W (one tile shape). */
+/* log x for 8 lanes of x >= 1: per lane exactly dz_log_ge1's operations; NaN and +Inf lanes
+ * through the scalar one. */
+static inline vd vlog_ge1(vd x)
+{
+    vl bits, one;
+    memcpy(&bits, &x, sizeof bits);
+    vl ke = ((bits >> 52) & 0x7ff) - 1023;
+    vd k = __builtin_convertvector(ke, vd), v, res;
+    vd o = splat(1.0);
+    memcpy(&one, &o, sizeof one);
+    bits = (bits & 0x000fffffffffffffLL) | one; /* v = x / 2^k in [1, 2) */
+    memcpy(&v, &bits, sizeof v);
+    vl big = v > splat(1.4142135623730951);
+    vd half = v * splat(0.5), k1 = k + splat(1.0);
+    vl hv, vv, hk, kk;
+    memcpy(&hv, &half, sizeof hv);
+    memcpy(&vv, &v, sizeof vv);
+    memcpy(&hk, &k1, sizeof hk);
+    memcpy(&kk, &k, sizeof kk);
+    vv = (hv & big) | (vv & ~big);
+    kk = (hk & big) | (kk & ~big);
+    memcpy(&v, &vv, sizeof v);
+    memcpy(&k, &kk, sizeof k);
+    const vd f = v - splat(1.0);
+    const vd sv = f / (splat(2.0) + f), z = sv * sv, hfsq = splat(0.5) * f * f;
+    static const double t[10] = {0.09523809523809523, 0.10526315789473684, 0.11764705882352941,
+                                 0.13333333333333333, 0.15384615384615385, 0.18181818181818182,
+                                 0.2222222222222222,  0.2857142857142857,  0.4,
+                                 0.6666666666666666};
+    vd R = splat(t[0]);
+    for (int i = 1; i < 10; i++)
+        R = vfma(R, z, splat(t[i]));
+    R = R * z;
+    const vd lo = vfma(k, splat(2.3190468138462996e-17), splat(0.0));
+    res = vfma(k, splat(0.6931471805599453), -((hfsq - vfma(sv, hfsq + R, lo)) - f));
+    vl bad = (x < splat(1.79769313486231570e308)) == 0;
+    for (int l = 0; l < VW; l++)
+        if (bad[l])
+            res[l] = dz_log_ge1(x[l]);
+    return res;
+}
+
+static inline vd vsel(vl m, vd a, vd b) /* m ? a : b per lane */
+{
+    vl x, y;
+    memcpy(&x, &a, sizeof x);
+    memcpy(&y, &b, sizeof y);
+    x = (x & m) | (y & ~m);
+    memcpy(&a, &x, sizeof a);
+    return a;
+}
+
+/* The coefficients of a tile of nr <= SM_RT rows, one row per lane (each lane runs exactly
+ * the scalar operations of its row; sums over classes are in class order).  z, c: K × SM_RT
+ * (class-major: z[k·SM_RT + r]); z holds the raw dot products W_k·x_r (H·v: V_k·x_r), lanes
+ * r >= nr are zero.  hva/asave: A row-major (row r at r·K).  Adds the rows' losses to *sloss
+ * in row order; pred[r] = argmax_k z_rk (ties to the lowest k). */
+static void smax_tile(const double *z, int64_t nr, int64_t K, const double *bv, double scale,
+                      const double *y, const double *hva, double *asave, double *c,
+                      double *sloss, int64_t *pred)
+{
+    const vd vs = splat(scale);
+    for (int64_t k = 0; k < K; k++) /* logits (H·v: u) */
+        store_f64(c + k * SM_RT, splat(bv[k]) + load_f64(z + k * SM_RT) / vs);
+    if (hva) { /* H·v: c_k = a_k (u_k − Σ a_l u_l) */
+        vd t = splat(0), a = splat(0);
+        for (int64_t k = 0; k < K; k++) {
+            for (int r = 0; r < SM_RT; r++)
+                a[r] = r < nr ? hva[r * K + k] : 0.0;
+            t = vfma(a, load_f64(c + k * SM_RT), t);
+        }
+        for (int64_t k = 0; k < K; k++) {
+            for (int r = 0; r < SM_RT; r++)
+                a[r] = r < nr ? hva[r * K + k] : 0.0;
+            store_f64(c + k * SM_RT, a * (load_f64(c + k * SM_RT) - t));
+        }
+        return;
+    }
+    vd zmax = load_f64(c);
+    vl arg = {0};
+    for (int64_t k = 1; k < K; k++) {
+        vd ck = load_f64(c + k * SM_RT);
+        vl m = ck > zmax;
+        zmax = vsel(m, ck, zmax);
+        arg = (m & k) | (arg & ~m);
+    }
+    vd zy, sum = splat(0);
+    int64_t yi[SM_RT];
+    for (int r = 0; r < SM_RT; r++) {
+        yi[r] = r < nr ? (int64_t)y[r] : 0;
+        zy[r] = c[yi[r] * SM_RT + r];
+    }
+    for (int64_t k = 0; k < K; k++) {
+        vd e = vexp_neg(load_f64(c + k * SM_RT) - zmax);
+        store_f64(c + k * SM_RT, e);
+        sum = sum + e;
+    }
+    vd loss = (zmax - zy) + vlog_ge1(sum);
+    for (int r = 0; r < nr; r++)
+        *sloss += loss[r];
+    for (int64_t k = 0; k < K; k++) {
+        vd a = load_f64(c + k * SM_RT) / sum;
+        store_f64(c + k * SM_RT, a);
+        if (asave)
+            for (int r = 0; r < nr; r++)
+                asave[r * K + k] = a[r];
+    }
+    for (int r = 0; r < nr; r++) {
+        c[yi[r] * SM_RT + r] -= 1.0;
+        pred[r] = arg[r];
+    }
+}
+
+/* z[k·SM_RT + r] = W_k·x_r for RB rows from x0 and KB classes from W (one tile shape). */
 #define DEFINE_SDOT(T, SUF, LOAD, NAME, RB, KB)                                              \
-    static inline void NAME##_##SUF(const T *x0, int64_t d, const double *W, double *z,      \
-                                    int64_t ldz)                                             \
+    static inline void NAME##_##SUF(const T *x0, int64_t d, const double *W, double *z)      \
     {                                                                                        \
         vd acc[RB][KB];                                                                      \
         for (int r = 0; r < RB; r++)                                                         \
@@ -355,76 +472,108 @@ static inline void smax_row(const double *z, int64_t K, const double *bv, double
                 double s = hsum(acc[r][k]);                                                  \
                 for (int64_t t = j; t < d; t++)                                              \
                     s = fma(W[k * d + t], (double)x0[r * d + t], s);                         \
-                z[r * ldz + k] = s;                                                          \
+                z[k * SM_RT + r] = s;                                                        \
             }                                                                                \
     }
 
+/* G[k][j + l] += Σ_r C[k·SM_RT + r] x_r[j + l] for KB classes (G, C at the first) and
+ * l < JB·VW, the rows in order: the gradient tile stays in registers over the rows, each
+ * row's x vectors are widened once and serve the KB classes. */
+#define DEFINE_SSCAT(T, SUF, LOAD, NAME, KB, JB)                                             \
+    static inline void NAME##_##SUF(const T *x0, int64_t nr, int64_t d, const double *C,    \
+                                    double *G, int64_t j)                                    \
+    {                                                                                        \
+        vd g[KB][JB];                                                                        \
+        for (int k = 0; k < KB; k++)                                                         \
+            for (int v = 0; v < JB; v++)                                                     \
+                g[k][v] = load_f64(G + k * d + j + v * VW);                                  \
+        for (int64_t r = 0; r < nr; r++) {                                                   \
+            vd xv[JB];                                                                       \
+            for (int v = 0; v < JB; v++)                                                     \
+                xv[v] = LOAD(x0 + r * d + j + v * VW);                                       \
+            for (int k = 0; k < KB; k++) {                                                   \
+                vd c = splat(C[k * SM_RT + r]);                                              \
+                for (int v = 0; v < JB; v++)                                                 \
+                    g[k][v] = vfma(c, xv[v], g[k][v]);                                       \
+            }                                                                                \
+        }                                                                                    \
+        for (int k = 0; k < KB; k++)                                                         \
+            for (int v = 0; v < JB; v++)                                                     \
+                store_f64(G + k * d + j + v * VW, g[k][v]);                                  \
+    }
+
+/* One class block of kb <= 5 classes by a tile of the matching shape. */
+#define SWITCH_KB(kb, F, S, ...)                                                             \
+    switch (kb) {                                                                            \
+    case 1: F##1##S(__VA_ARGS__); break;                                                     \
+    case 2: F##2##S(__VA_ARGS__); break;                                                     \
+    case 3: F##3##S(__VA_ARGS__); break;                                                     \
+    case 4: F##4##S(__VA_ARGS__); break;                                                     \
+    default: F##5##S(__VA_ARGS__); break;                                                    \
+    }
+
 #define DEFINE_SOFTMAX(T, SUF, LOAD)                                                         \
-    DEFINE_SDOT(T, SUF, LOAD, sdot_tt, SM_RB, SM_KB)                                         \
-    DEFINE_SDOT(T, SUF, LOAD, sdot_t1, SM_RB, 1)                                             \
-    DEFINE_SDOT(T, SUF, LOAD, sdot_1t, 1, SM_KB)                                             \
-    DEFINE_SDOT(T, SUF, LOAD, sdot_11, 1, 1)                                                 \
-    /* z (nr × K) = raw logits of nr <= SM_RT rows */                                        \
+    DEFINE_SDOT(T, SUF, LOAD, sdotR1, SM_RB, 1)                                              \
+    DEFINE_SDOT(T, SUF, LOAD, sdotR2, SM_RB, 2)                                              \
+    DEFINE_SDOT(T, SUF, LOAD, sdotR3, SM_RB, 3)                                              \
+    DEFINE_SDOT(T, SUF, LOAD, sdotR4, SM_RB, 4)                                              \
+    DEFINE_SDOT(T, SUF, LOAD, sdotR5, SM_RB, 5)                                              \
+    DEFINE_SDOT(T, SUF, LOAD, sdot11, 1, 1)                                                  \
+    DEFINE_SDOT(T, SUF, LOAD, sdot12, 1, 2)                                                  \
+    DEFINE_SDOT(T, SUF, LOAD, sdot13, 1, 3)                                                  \
+    DEFINE_SDOT(T, SUF, LOAD, sdot14, 1, 4)                                                  \
+    DEFINE_SDOT(T, SUF, LOAD, sdot15, 1, 5)                                                  \
+    DEFINE_SSCAT(T, SUF, LOAD, sscatJ1, 1, SM_SJB)                                           \
+    DEFINE_SSCAT(T, SUF, LOAD, sscatJ2, 2, SM_SJB)                                           \
+    DEFINE_SSCAT(T, SUF, LOAD, sscatJ3, 3, SM_SJB)                                           \
+    DEFINE_SSCAT(T, SUF, LOAD, sscatJ4, 4, SM_SJB)                                           \
+    DEFINE_SSCAT(T, SUF, LOAD, sscatJ5, 5, SM_SJB)                                           \
+    DEFINE_SSCAT(T, SUF, LOAD, sscat11, 1, 1)                                                \
+    DEFINE_SSCAT(T, SUF, LOAD, sscat12, 2, 1)                                                \
+    DEFINE_SSCAT(T, SUF, LOAD, sscat13, 3, 1)                                                \
+    DEFINE_SSCAT(T, SUF, LOAD, sscat14, 4, 1)                                                \
+    DEFINE_SSCAT(T, SUF, LOAD, sscat15, 5, 1)                                                \
+    /* z (K × SM_RT) = raw logits of nr <= SM_RT rows; lanes r >= nr zero */                 \
     static void slogits_##SUF(const T *x0, int64_t nr, int64_t d, int64_t K, const double *W, \
                               double *z)                                                     \
     {                                                                                        \
-        int64_t r = 0;                                                                       \
-        for (; r + SM_RB <= nr; r += SM_RB) {                                                \
-            int64_t k = 0;                                                                   \
-            for (; k + SM_KB <= K; k += SM_KB)                                               \
-                sdot_tt_##SUF(x0 + r * d, d, W + k * d, z + r * K + k, K);                   \
-            for (; k < K; k++)                                                               \
-                sdot_t1_##SUF(x0 + r * d, d, W + k * d, z + r * K + k, K);                   \
+        for (int64_t k0 = 0; k0 < K; k0 += SM_KB) {                                          \
+            const int64_t kb = K - k0 < SM_KB ? K - k0 : SM_KB;                              \
+            const double *Wk = W + k0 * d;                                                   \
+            double *zk = z + k0 * SM_RT;                                                     \
+            int64_t r = 0;                                                                   \
+            for (; r + SM_RB <= nr; r += SM_RB)                                              \
+                SWITCH_KB(kb, sdotR, _##SUF, x0 + r * d, d, Wk, zk + r)                              \
+            for (; r < nr; r++)                                                              \
+                SWITCH_KB(kb, sdot1, _##SUF, x0 + r * d, d, Wk, zk + r)                              \
         }                                                                                    \
-        for (; r < nr; r++) {                                                                \
-            int64_t k = 0;                                                                   \
-            for (; k + SM_KB <= K; k += SM_KB)                                               \
-                sdot_1t_##SUF(x0 + r * d, d, W + k * d, z + r * K + k, K);                   \
-            for (; k < K; k++)                                                               \
-                sdot_11_##SUF(x0 + r * d, d, W + k * d, z + r * K + k, K);                   \
-        }                                                                                    \
+        if (nr < SM_RT)                                                                      \
+            for (int64_t k = 0; k < K; k++)                                                  \
+                for (int64_t r = nr; r < SM_RT; r++)                                         \
+                    z[k * SM_RT + r] = 0;                                                    \
     }                                                                                        \
     /* G (K × d) += Cᵀ X over nr rows, each element's fma chain in row order */             \
     static void sscatter_##SUF(const T *x0, int64_t nr, int64_t d, int64_t K, const double *C, \
                                double *G)                                                    \
     {                                                                                        \
-        int64_t r0 = 0;                                                                      \
-        for (; r0 + SM_RS <= nr; r0 += SM_RS) {                                              \
-            const T *xr = x0 + r0 * d;                                                       \
-            const double *cr = C + r0 * K;                                                   \
+        const int64_t dv = d / VW * VW; /* vector part of j */                               \
+        for (int64_t k0 = 0; k0 < K; k0 += SM_SKB) {                                         \
+            const int64_t kb = K - k0 < SM_SKB ? K - k0 : SM_SKB;                            \
+            const double *Ck = C + k0 * SM_RT;                                               \
+            double *Gk = G + k0 * d;                                                         \
             int64_t j = 0;                                                                   \
-            for (; j + VW <= d; j += VW) {                                                   \
-                vd xv[SM_RS];                                                                \
-                for (int r = 0; r < SM_RS; r++)                                              \
-                    xv[r] = LOAD(xr + r * d + j);                                            \
-                for (int64_t k = 0; k < K; k++) {                                            \
-                    vd g = load_f64(G + k * d + j);                                          \
-                    for (int r = 0; r < SM_RS; r++)                                          \
-                        g = vfma(splat(cr[r * K + k]), xv[r], g);                            \
-                    store_f64(G + k * d + j, g);                                             \
-                }                                                                            \
-            }                                                                                \
-            for (; j < d; j++)                                                               \
-                for (int64_t k = 0; k < K; k++) {                                            \
-                    double g = G[k * d + j];                                                 \
-                    for (int r = 0; r < SM_RS; r++)                                          \
-                        g = fma(cr[r * K + k], (double)xr[r * d + j], g);                    \
-                    G[k * d + j] = g;                                                        \
-                }                                                                            \
+            for (; j + SM_SJB * VW <= dv; j += SM_SJB * VW)                                  \
+                SWITCH_KB(kb, sscatJ, _##SUF, x0, nr, d, Ck, Gk, j)                                  \
+            for (; j < dv; j += VW)                                                          \
+                SWITCH_KB(kb, sscat1, _##SUF, x0, nr, d, Ck, Gk, j)                                  \
         }                                                                                    \
-        for (; r0 < nr; r0++) {                                                              \
-            const T *xr = x0 + r0 * d;                                                       \
+        for (int64_t j = dv; j < d; j++)                                                     \
             for (int64_t k = 0; k < K; k++) {                                                \
-                double c = C[r0 * K + k];                                                    \
-                vd cv = splat(c);                                                            \
-                double *g = G + k * d;                                                       \
-                int64_t j = 0;                                                               \
-                for (; j + VW <= d; j += VW)                                                 \
-                    store_f64(g + j, vfma(cv, LOAD(xr + j), load_f64(g + j)));               \
-                for (; j < d; j++)                                                           \
-                    g[j] = fma(c, (double)xr[j], g[j]);                                      \
+                double g = G[k * d + j];                                                     \
+                for (int64_t r = 0; r < nr; r++)                                             \
+                    g = fma(C[k * SM_RT + r], (double)x0[r * d + j], g);                     \
+                G[k * d + j] = g;                                                            \
             }                                                                                \
-        }                                                                                    \
     }                                                                                        \
     static void sgrad_##SUF(const T *x, const double *y, int64_t n, int64_t d, int64_t K,    \
                             const double *W, const double *bv, double scale, double *out,    \
@@ -432,15 +581,15 @@ static inline void smax_row(const double *z, int64_t K, const double *bv, double
     {                                                                                        \
         memset(out, 0, (size_t)(K * d + K + 1) * sizeof(double));                            \
         double *z = scr, *c = scr + SM_RT * K, *sb = out + K * d, sloss = 0;                 \
+        int64_t pred[SM_RT];                                                                 \
         for (int64_t i = 0; i < n; i += SM_RT) {                                             \
-            int64_t nr = n - i < SM_RT ? n - i : SM_RT, pred = 0;                          \
+            const int64_t nr = n - i < SM_RT ? n - i : SM_RT;                                \
             slogits_##SUF(x + i * d, nr, d, K, W, z);                                        \
-            for (int64_t r = 0; r < nr; r++) {                                               \
-                smax_row(z + r * K, K, bv, scale, y[i + r], hva ? hva + (i + r) * K : NULL,  \
-                         asave ? asave + (i + r) * K : NULL, c + r * K, &sloss, &pred);      \
-                for (int64_t k = 0; k < K; k++)                                              \
-                    sb[k] += c[r * K + k];                                                   \
-            }                                                                                \
+            smax_tile(z, nr, K, bv, scale, y + i, hva ? hva + i * K : NULL,                  \
+                      asave ? asave + i * K : NULL, c, &sloss, pred);                        \
+            for (int64_t k = 0; k < K; k++)                                                  \
+                for (int64_t r = 0; r < nr; r++)                                             \
+                    sb[k] += c[k * SM_RT + r];                                               \
             sscatter_##SUF(x + i * d, nr, d, K, c, out);                                     \
         }                                                                                    \
         out[K * d + K] = sloss;                                                              \
@@ -451,15 +600,16 @@ static inline void smax_row(const double *z, int64_t K, const double *bv, double
     {                                                                                        \
         memset(out, 0, (size_t)(conf ? 2 + K * K : 2) * sizeof(double));                    \
         double *z = scr, *c = scr + SM_RT * K, sloss = 0;                                    \
+        int64_t pred[SM_RT];                                                                 \
         for (int64_t i = 0; i < n; i += SM_RT) {                                             \
-            int64_t nr = n - i < SM_RT ? n - i : SM_RT, pred = 0;                          \
+            const int64_t nr = n - i < SM_RT ? n - i : SM_RT;                                \
             slogits_##SUF(x + i * d, nr, d, K, W, z);                                        \
+            smax_tile(z, nr, K, bv, scale, y + i, NULL, NULL, c, &sloss, pred);              \
             for (int64_t r = 0; r < nr; r++) {                                               \
-                smax_row(z + r * K, K, bv, scale, y[i + r], NULL, NULL, c, &sloss, &pred);   \
-                int64_t yi = (int64_t)y[i + r];                                              \
-                out[1] += pred == yi;                                                        \
+                const int64_t yi = (int64_t)y[i + r];                                        \
+                out[1] += pred[r] == yi;                                                     \
                 if (conf)                                                                    \
-                    out[2 + yi * K + pred] += 1;                                             \
+                    out[2 + yi * K + pred[r]] += 1;                                          \
             }                                                                                \
         }                                                                                    \
         out[0] = sloss;                                                                      \
@@ -470,10 +620,10 @@ DEFINE_SOFTMAX(float, f32, load_f32)
 DEFINE_SOFTMAX(double, f64, load_f64)
 
 #define DISPATCH(s, i0, FN, ...)                                                            \
-    switch ((s)->dtype) {                                                                   \
-    case DZ_DTYPE_U8: FN##_u8((const uint8_t *)(s)->x + (i0) * (s)->d, __VA_ARGS__); break; \
-    case DZ_DTYPE_F32: FN##_f32((const float *)(s)->x + (i0) * (s)->d, __VA_ARGS__); break; \
-    default: FN##_f64((const double *)(s)->x + (i0) * (s)->d, __VA_ARGS__); break;         \
+    switch ((s)->dtype) {                                                                    \
+    case DZ_DTYPE_U8: FN##_u8((const uint8_t *)(s)->x + (i0) * (s)->d, __VA_ARGS__); break;  \
+    case DZ_DTYPE_F32: FN##_f32((const float *)(s)->x + (i0) * (s)->d, __VA_ARGS__); break;  \
+    default: FN##_f64((const double *)(s)->x + (i0) * (s)->d, __VA_ARGS__); break;           \
     }
 
 static void block_grad(const dz_shard *s, int64_t i0, int64_t n, const double *w, double b,

@@ -40,8 +40,8 @@ static void check_softmax(void)
                     make_shard(&s, t, m, d, 4);
                     for (int64_t i = 0; i < m; i++)
                         s.y[i] = floor(urand() * (double)K);
-                    double *W = malloc((size_t)(K * d + K) * sizeof(double));
-                    for (int64_t j = 0; j < K * d + K; j++)
+                    double *W = malloc((size_t)(K * d + K + 1) * sizeof(double)); /* + 1: v = W + 1 */
+                    for (int64_t j = 0; j < K * d + K + 1; j++)
                         W[j] = (urand() - 0.5) * 6 / sqrt((double)d);
                     const double *bv = W + K * d;
                     double *fast = malloc((size_t)n * sizeof(double)), *ref = malloc((size_t)n * sizeof(double));
