@@ -1,7 +1,7 @@
 """Ranks × threads: the same training at N ∈ {1, 2, 3, 4, 8} ranks × T ∈ {1, 2, 3} threads
 gives bit-identical w, b and loss history (reproducible = true, the default), on data whose
 row count is not a multiple of N·T, with ranks that own no rows (m < N), in every in-memory
-dtype, and on the course's cat data when present.  With reproducible = false the results
+dtype, for the softmax model with every optimizer, and on the course's cat data when present.  With reproducible = false the results
 must still agree to 1e-12 relative.  Also checks against an independent numpy float64
 gradient descent."""
 import os
@@ -117,6 +117,21 @@ for name, opt in [
         ("newton_l2", dict(optimizer="newton", l2=0.5, tolerance=1e-10, iterations=50,
                            log_every=1, block_rows=4))]:
     run_grid(name, h5, {"data": data_a, "train": opt}, SUB)
+# Softmax (K = 4, one class with few rows; float64 labels): every optimizer on the same grid.
+h5s = os.path.join(w, "s.h5")
+dztest.make_multiclass(h5s, 203, 13, 4, "float32", ydtype="float64", seed=5)
+data_s = {"train_x": "x", "train_y": "y"}
+for name, opt in [
+        ("softmax_gd", dict(train, block_rows=4)),
+        ("softmax_adam_batch", dict(optimizer="adam", learning_rate=0.01, batch_size=12,
+                                    iterations=40, log_every=6, block_rows=4)),
+        ("softmax_owlqn_l1", dict(optimizer="lbfgs", l1=0.5, memory=4, tolerance=1e-8,
+                                  iterations=100, log_every=1, block_rows=4)),
+        ("softmax_lbfgs_l2", dict(optimizer="lbfgs", l2=1.0, tolerance=1e-9, iterations=200,
+                                  log_every=1, block_rows=4)),
+        ("softmax_newton_l2", dict(optimizer="newton", l2=0.5, tolerance=1e-10, iterations=50,
+                                   log_every=1, block_rows=4))]:
+    run_grid(name, h5s, {"data": data_s, "model": {"type": "softmax"}, "train": opt}, SUB)
 # Every kernel path this CPU runs (DZ_ISA) gives the same bits as well: the grid's corners
 # under each path, for a first-order and a second-order run and on the cat data below.
 print("kernel paths on this CPU: %s" % ", ".join(PATHS))
@@ -128,11 +143,19 @@ run_grid("f32_paths", h5, {"data": data_a, "train": dict(train, block_rows=4)},
 run_grid("newton_paths", h5, {"data": data_a, "train": dict(optimizer="newton", l2=0.5,
          tolerance=1e-10, iterations=50, log_every=1, block_rows=4)}, [(1, 1), (3, 2)],
          paths=[""] + PATHS)
+run_grid("softmax_newton_paths", h5s, {"data": data_s, "model": {"type": "softmax"},
+         "train": dict(optimizer="newton", l2=0.5, tolerance=1e-10, iterations=50, log_every=1,
+                       block_rows=4)}, [(1, 1), (3, 2)], paths=[""] + PATHS)
 # B: m = 3 < N for N = 4, 8: ranks with no rows; labels shaped (1, m); 3-D features
 h5 = os.path.join(w, "b.h5")
 X, y = dztest.make_dataset(h5, 3, 6, "float64", seed=2, yshape=(1, 3), shape=(3, 2, 3))
 run_grid("f64_m3", h5, {"data": {"train_x": "x", "train_y": "y"},
                        "train": dict(train, block_rows=1)}, GRID, X, y)
+# Softmax with m = 5 < N: ranks with no rows, labels (m, 1) int64, K = 3
+h5 = os.path.join(w, "s5.h5")
+dztest.make_multiclass(h5, 5, 6, 3, "float64", ydtype="int64", seed=6, yshape=(5, 1))
+run_grid("softmax_m5", h5, {"data": {"train_x": "x", "train_y": "y"}, "model": {"type": "softmax"},
+                           "train": dict(train, block_rows=1)}, GRID)
 # C: uint8 features scaled by 255, automatic block size, labels (m, 1)
 h5 = os.path.join(w, "c.h5")
 X, y = dztest.make_dataset(h5, 301, 40, "uint8", seed=3, yshape=(301, 1))
