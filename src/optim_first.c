@@ -121,7 +121,7 @@ FIRST_ORDER(sgd, rule_sgd)
 FIRST_ORDER(momentum, rule_momentum)
 FIRST_ORDER(adam, rule_adam)
 
-const dz_optim_ops dz_optim_gd = {"gd", 0, len_none, init_scratch, iterate_sgd};
-const dz_optim_ops dz_optim_sgd = {"sgd", 0, len_none, init_scratch, iterate_sgd};
-const dz_optim_ops dz_optim_momentum = {"momentum", 0, len_one, init_scratch, iterate_momentum};
-const dz_optim_ops dz_optim_adam = {"adam", 0, len_adam, init_scratch, iterate_adam};
+const dz_optim_ops dz_optim_gd = {"gd", 0, 1, len_none, init_scratch, iterate_sgd};
+const dz_optim_ops dz_optim_sgd = {"sgd", 0, 1, len_none, init_scratch, iterate_sgd};
+const dz_optim_ops dz_optim_momentum = {"momentum", 0, 1, len_one, init_scratch, iterate_momentum};
+const dz_optim_ops dz_optim_adam = {"adam", 0, 1, len_adam, init_scratch, iterate_adam};

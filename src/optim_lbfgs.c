@@ -135,14 +135,13 @@ typedef struct pt {
 } pt;
 
 /* x = p + a·dir (projected for OWL-QN), J and ∇J there into gt.  0, or -1 if not finite. */
-static int trial(const dz_optim *o, dz_obj *obj, lb *v, const double *p, double a, pt *t)
+static int trial(dz_obj *obj, lb *v, const double *p, double a, pt *t)
 {
     const int64_t n = v->n;
     for (int64_t c = 0; c < n; c++)
         v->x[c] = p[c] + a * v->dir[c];
     if (obj->l1 > 0)
         dz_owlqn_project(obj->npen, p, v->pg, v->x);
-    (void)o;
     t->a = a;
     if (dz_obj_fg(obj, v->x, NULL, &t->f, v->gt) != 0 || !isfinite(t->f)) {
         t->f = INFINITY;
@@ -153,16 +152,16 @@ static int trial(const dz_optim *o, dz_obj *obj, lb *v, const double *p, double 
     return 0;
 }
 
-void dz_owlqn_constrain(int64_t d, const double *pg, double *dir)
+void dz_owlqn_constrain(int64_t npen, const double *pg, double *dir)
 {
-    for (int64_t j = 0; j < d; j++)
+    for (int64_t j = 0; j < npen; j++)
         if (dir[j] * pg[j] >= 0)
             dir[j] = 0;
 }
 
-void dz_owlqn_project(int64_t d, const double *p, const double *pg, double *x)
+void dz_owlqn_project(int64_t npen, const double *p, const double *pg, double *x)
 {
-    for (int64_t j = 0; j < d; j++) { /* orthant of p (or of −◇J where p_j = 0) */
+    for (int64_t j = 0; j < npen; j++) { /* orthant of p (or of −◇J where p_j = 0) */
         double xi = p[j] != 0 ? p[j] : -pg[j];
         if ((xi > 0 && x[j] < 0) || (xi < 0 && x[j] > 0) || xi == 0)
             x[j] = 0;
@@ -198,8 +197,8 @@ static double interpolate(pt lo, pt hi)
 
 /* Strong Wolfe search from p along dir (gᵀdir = d0 < 0).  Returns the accepted step, with
  * its J in *fa and gradient in v->glo; 0 when nothing decreased J. */
-static double wolfe(const dz_optim *o, dz_obj *obj, lb *v, const double *p, double f0,
-                    double d0, double a0, double *fa)
+static double wolfe(dz_obj *obj, lb *v, const double *p, double f0, double d0, double a0,
+                    double *fa)
 {
     pt prev = {0, f0, d0}, cur, lo, hi, best = {0, f0, d0};
     int evals = 0, have_lo = 0;
@@ -207,7 +206,7 @@ static double wolfe(const dz_optim *o, dz_obj *obj, lb *v, const double *p, doub
     for (;;) { /* bracketing */
         if (evals++ >= MAX_EVALS)
             goto out;
-        trial(o, obj, v, p, cur.a, &cur);
+        trial(obj, v, p, cur.a, &cur);
         int decrease = isfinite(cur.f) && cur.f <= f0 + C1 * cur.a * d0;
         if (!decrease || (prev.a > 0 && cur.f >= prev.f)) {
             lo = prev;
@@ -232,7 +231,7 @@ static double wolfe(const dz_optim *o, dz_obj *obj, lb *v, const double *p, doub
     for (;;) { /* zoom: lo has the least J among points with sufficient decrease */
         if (evals++ >= MAX_EVALS || fabs(hi.a - lo.a) <= 1e-15 * fmax(lo.a, hi.a))
             goto out;
-        trial(o, obj, v, p, interpolate(lo, hi), &cur);
+        trial(obj, v, p, interpolate(lo, hi), &cur);
         if (!isfinite(cur.f) || cur.f > f0 + C1 * cur.a * d0 || cur.f >= lo.f) {
             hi = cur;
             continue;
@@ -252,13 +251,12 @@ out:
 
 /* OWL-QN backtracking with orthant projection; the accepted point stays in x, its gradient
  * in glo.  Returns 1 when a point was accepted. */
-static int backtrack(const dz_optim *o, dz_obj *obj, lb *v, const double *p, double f0,
-                     double a0, double *fa)
+static int backtrack(dz_obj *obj, lb *v, const double *p, double f0, double a0, double *fa)
 {
     double a = a0;
     for (int k = 0; k < MAX_EVALS; k++, a *= 0.5) {
         pt t;
-        if (trial(o, obj, v, p, a, &t) == 0) {
+        if (trial(obj, v, p, a, &t) == 0) {
             double dec = 0;
             for (int64_t c = 0; c < v->n; c++)
                 dec += v->pg[c] * (v->x[c] - p[c]);
@@ -310,9 +308,9 @@ static void iterate(dz_optim *o, dz_obj *obj, double *p, int64_t t, int want_eva
         double fa = f, a;
         int ok;
         if (obj->l1 > 0) {
-            ok = backtrack(o, obj, &v, p, f, a0, &fa);
+            ok = backtrack(obj, &v, p, f, a0, &fa);
         } else {
-            a = wolfe(o, obj, &v, p, f, d0, a0, &fa);
+            a = wolfe(obj, &v, p, f, d0, a0, &fa);
             ok = a > 0;
             if (ok) /* x = the accepted point, as evaluated */
                 for (int64_t c = 0; c < n; c++)
@@ -335,4 +333,4 @@ static void iterate(dz_optim *o, dz_obj *obj, double *p, int64_t t, int want_eva
              "precision)");
 }
 
-const dz_optim_ops dz_optim_lbfgs = {"lbfgs", 0, state_len, init, iterate};
+const dz_optim_ops dz_optim_lbfgs = {"lbfgs", 0, 0, state_len, init, iterate};

@@ -194,4 +194,4 @@ static void iterate(dz_optim *o, dz_obj *obj, double *p, int64_t t, int want_eva
              "machine precision)");
 }
 
-const dz_optim_ops dz_optim_newton = {"newton", 1, state_len, init, iterate};
+const dz_optim_ops dz_optim_newton = {"newton", 1, 0, state_len, init, iterate};

@@ -130,11 +130,6 @@ static int write_checkpoint(MPI_Comm comm, int rank, const dz_config *cfg, const
     return dz_err_agree(comm, e);
 }
 
-static int ops_first_order(const dz_config *cfg)
-{
-    return strcmp(cfg->optimizer, "lbfgs") != 0 && strcmp(cfg->optimizer, "newton") != 0;
-}
-
 /* Rank 0 prints a confusion matrix (rows true class, columns predicted). */
 static void print_confusion(const char *set, int64_t K, const int64_t *c)
 {
@@ -154,8 +149,9 @@ static void print_confusion(const char *set, int64_t K, const int64_t *c)
  * optimizer had not evaluated it), accuracies (softmax: confusion matrices), then model and
  * metrics.  Collective. */
 static void finish(MPI_Comm comm, int rank, const dz_config *cfg, const dz_run_opts *opts,
-                   const dz_shard *tr, const dz_shard *te, dz_obj *obj, double *p, int64_t done,
-                   const dz_iter_info *info, double elapsed, dz_metrics *met, dz_err *e)
+                   const dz_shard *tr, const dz_shard *te, dz_obj *obj, int first_order, double *p,
+                   int64_t done, const dz_iter_info *info, double elapsed, dz_metrics *met,
+                   dz_err *e)
 {
     const int64_t d = tr->d, K = obj->K, n = obj->n;
     double passes = obj->passes, gmax = info->gmax;
@@ -198,7 +194,7 @@ static void finish(MPI_Comm comm, int rank, const dz_config *cfg, const dz_run_o
             fprintf(stderr, "dztrain: warning: not converged: ||grad J||inf = %.3g > tolerance "
                     "%.3g after [train] iterations = %lld (%.1f data passes). Raise iterations%s, "
                     "or standardise the features\n", gmax, cfg->tolerance, (long long)done, passes,
-                    ops_first_order(cfg) ? ", tune learning_rate, or use optimizer = lbfgs or newton"
+                    first_order ? ", tune learning_rate, or use optimizer = lbfgs or newton"
                                          : "");
         else if (!opts->quiet)
             printf("dztrain: reached [train] iterations = %lld (tolerance off), %.1f data passes, "
@@ -334,9 +330,9 @@ int dz_train(MPI_Comm comm, const dz_config *cfg, const dz_run_opts *opts, dz_er
     memset(&obj, 0, sizeof obj);
     memset(&opt, 0, sizeof opt);
     double *p = calloc((size_t)n, sizeof(double));
-    const dz_optim_ops *ops = dz_optim_find(cfg->optimizer);
-    int obj_ok = ops && dz_obj_init(&obj, comm, &tr, cfg, nthreads, ops->needs_hv, &dz_stop_signal) == 0;
-    int opt_ok = obj_ok && dz_optim_init(&opt, cfg, &tr, n) == 0;
+    int opt_ok = dz_optim_init(&opt, cfg, &tr, n) == 0;
+    int obj_ok = opt_ok && dz_obj_init(&obj, comm, &tr, cfg, nthreads, opt.ops->needs_hv,
+                                       &dz_stop_signal) == 0;
     if (!p || !obj_ok || !opt_ok)
         dz_fail(e, DZ_ERUNTIME, "out of memory for the model, optimizer state and work space "
                 "(d = %lld, %d threads, optimizer %s)", (long long)d, nthreads, cfg->optimizer);
@@ -401,7 +397,7 @@ int dz_train(MPI_Comm comm, const dz_config *cfg, const dz_run_opts *opts, dz_er
             dz_fail(e, DZ_ERUNTIME,
                     "training diverged at iteration %lld: %s (%s); no model written%s",
                     (long long)it, info.why,
-                    ops_first_order(cfg) ? "the learning_rate is probably too large"
+                    opt.ops->first_order ? "the learning_rate is probably too large"
                                          : "check the data for extreme values",
                     cfg->ckpt_file[0] ? ", the last checkpoint is kept" : "");
             dz_err_agree(comm, e);
@@ -434,7 +430,8 @@ int dz_train(MPI_Comm comm, const dz_config *cfg, const dz_run_opts *opts, dz_er
             goto done;
         }
     }
-    finish(comm, rank, cfg, opts, &tr, cfg->test[0] ? &te : NULL, &obj, p, it, &info, elapsed, &met, e);
+    finish(comm, rank, cfg, opts, &tr, cfg->test[0] ? &te : NULL, &obj, opt.ops->first_order, p, it,
+           &info, elapsed, &met, e);
 
 done:
     dz_metrics_free(&met); /* closes an uncommitted .partial file, which stays for inspection */

@@ -47,6 +47,7 @@ typedef struct dz_optim dz_optim;
 typedef struct dz_optim_ops {
     const char *name;
     int needs_hv;                                  /* allocate H·v support in the objective */
+    int first_order;                               /* a learning-rate method (gd … adam) */
     int64_t (*state_len)(const dz_config *cfg, int64_t n);
     int (*init)(dz_optim *o);                      /* scratch; 0 or -1 (no memory) */
     void (*iterate)(dz_optim *o, dz_obj *obj, double *p, int64_t t, int want_eval,
