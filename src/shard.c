@@ -200,9 +200,11 @@ int dz_data_validate(const char *path, const char *xname, const char *yname, con
     return DZ_OK;
 }
 
-static int inspect(const char *path, const char *xname, const char *yname, dz_dtype want,
-                   dz_plan *p, dz_err *e)
+/* Rank 0's verdict on the request's file: the plan, or a message (r->yname NULL: features
+ * only, the labels' shape is taken to fit; r->expect_d > 0: d must equal it). */
+static int inspect(const dz_shard_req *r, dz_plan *p, dz_err *e)
 {
+    const char *path = r->path, *xname = r->xname, *yname = r->yname;
     if (access(path, R_OK) != 0)
         return dz_fail(e, DZ_EDATA, "%s: cannot read data file (%s)", path,
                        access(path, F_OK) ? "no such file" : "permission denied");
@@ -213,9 +215,17 @@ static int inspect(const char *path, const char *xname, const char *yname, dz_dt
         return dz_fail(e, DZ_EDATA, "%s: HDF5 cannot open the file (truncated or corrupt?)", path);
     dz_dsinfo x, y;
     if (describe(f, path, xname, "features", &x, e) == DZ_OK &&
-        describe(f, path, yname, "labels", &y, e) == DZ_OK)
-        dz_data_validate(path, xname, yname, &x, &y, want, p, e);
+        (!yname || describe(f, path, yname, "labels", &y, e) == DZ_OK)) {
+        if (!yname) /* no labels: a stand-in that fits any x */
+            y = (dz_dsinfo){.ndims = 1, .dims = {x.ndims ? x.dims[0] : 0}, .cls = DZ_CLASS_INT,
+                            .size = 1, .type = "uint8"};
+        dz_data_validate(path, xname, yname ? yname : "(none)", &x, &y, r->want, p, e);
+    }
     H5Fclose(f);
+    if (e->code == DZ_OK && r->expect_d > 0 && p->d != r->expect_d)
+        dz_fail(e, DZ_EDATA, "%s: features '%s' have d = %lld values per row, but %s has d = %lld",
+                path, xname, (long long)p->d, r->expect_what ? r->expect_what : "the model",
+                (long long)r->expect_d);
     return e->code;
 }
 
@@ -444,9 +454,43 @@ static int scan(MPI_Comm comm, const char *path, const char *xname, const char *
 
 /* ---- the whole load --------------------------------------------------------------------- */
 
+/* The collective read of this rank's labels (as double) into s->y.  An HDF5 failure here is
+ * fatal (the other ranks are inside the same call). */
+static void read_labels(MPI_Comm comm, hid_t f, hid_t dxpl, const char *path, const char *yname,
+                        int ylayout, dz_shard *s)
+{
+    hid_t ys = H5Dopen2(f, yname, H5P_DEFAULT);
+    hid_t fs = H5Dget_space(ys);
+    hsize_t ystart[2] = {0, 0}, ycount[2] = {1, 1};
+    int ydim = ylayout == 2 ? 1 : 0;
+    ystart[ydim] = (hsize_t)s->row0;
+    ycount[ydim] = (hsize_t)s->rows;
+    hsize_t ny = (hsize_t)s->rows;
+    hid_t ms = H5Screate_simple(1, ny ? &ny : (hsize_t[]){1}, NULL);
+    if (s->rows > 0) {
+        H5Sselect_hyperslab(fs, H5S_SELECT_SET, ystart, NULL, ycount, NULL);
+    } else {
+        H5Sselect_none(fs);
+        H5Sselect_none(ms);
+    }
+    herr_t rc = H5Dread(ys, H5T_NATIVE_DOUBLE, ms, fs, dxpl, s->y);
+    if (rc < 0)
+        dz_fatal(comm, DZ_EDATA, "%s: reading labels '%s' failed (truncated file?)", path, yname);
+    H5Sclose(ms);
+    H5Sclose(fs);
+    H5Dclose(ys);
+}
+
 int dz_shard_load(MPI_Comm comm, const char *path, const char *xname, const char *yname,
                   dz_dtype want, int64_t requested_block_rows, int64_t classes, dz_shard *s,
                   dz_err *e)
+{
+    dz_shard_req r = {.path = path, .xname = xname, .yname = yname, .want = want,
+                      .block_rows = requested_block_rows, .classes = classes};
+    return dz_shard_load_req(comm, &r, s, e);
+}
+
+int dz_shard_load_req(MPI_Comm comm, const dz_shard_req *r, dz_shard *s, dz_err *e)
 {
     int rank, nranks;
     DZ_MPI(MPI_Comm_rank(comm, &rank));
@@ -458,8 +502,9 @@ int dz_shard_load(MPI_Comm comm, const char *path, const char *xname, const char
     /* 1. inspect on rank 0, share the plan */
     dz_plan p;
     memset(&p, 0, sizeof p);
+    const char *path = r->path, *xname = r->xname, *yname = r->yname;
     if (rank == 0)
-        inspect(path, xname, yname, want, &p, e);
+        inspect(r, &p, e);
     if (dz_err_agree(comm, e) != DZ_OK)
         return e->code;
     DZ_MPI(MPI_Bcast(&p, (int)sizeof p, MPI_BYTE, 0, comm));
@@ -469,7 +514,7 @@ int dz_shard_load(MPI_Comm comm, const char *path, const char *xname, const char
     s->d = p.d;
     s->dtype = p.mem;
     snprintf(s->file_type, sizeof s->file_type, "%s", p.file_type);
-    s->block_rows = dz_block_rows(p.m, p.d, requested_block_rows);
+    s->block_rows = dz_block_rows(p.m, p.d, r->block_rows);
     dz_partition(p.m, s->block_rows, nranks, rank, &s->row0, &s->rows);
     size_t isz = dz_dtype_size(p.mem);
     double need = (double)s->rows * (double)p.d * (double)isz + (double)s->rows * 8.0;
@@ -491,7 +536,7 @@ int dz_shard_load(MPI_Comm comm, const char *path, const char *xname, const char
         return e->code;
     {
         s->x = alloc_big(s->rows ? (size_t)s->rows * (size_t)p.d * isz : 1);
-        s->y = malloc(s->rows ? (size_t)s->rows * sizeof(double) : 1);
+        s->y = calloc(s->rows ? (size_t)s->rows : 1, sizeof(double)); /* 0 without labels */
         if (!s->x || !s->y)
             dz_fail(e, DZ_ERUNTIME, "out of memory: %lld rows x %lld features (%.3f GiB)",
                     (long long)s->rows, (long long)p.d, need / 1073741824.0);
@@ -540,33 +585,15 @@ int dz_shard_load(MPI_Comm comm, const char *path, const char *xname, const char
     H5Sclose(fs);
     H5Dclose(xs);
 
-    hid_t ys = H5Dopen2(f, yname, H5P_DEFAULT);
-    fs = H5Dget_space(ys);
-    hsize_t ystart[2] = {0, 0}, ycount[2] = {1, 1};
-    int ydim = p.ylayout == 2 ? 1 : 0;
-    ystart[ydim] = (hsize_t)s->row0;
-    ycount[ydim] = (hsize_t)s->rows;
-    hsize_t ny = (hsize_t)s->rows;
-    ms = H5Screate_simple(1, ny ? &ny : (hsize_t[]){1}, NULL);
-    if (s->rows > 0) {
-        H5Sselect_hyperslab(fs, H5S_SELECT_SET, ystart, NULL, ycount, NULL);
-    } else {
-        H5Sselect_none(fs);
-        H5Sselect_none(ms);
-    }
-    rc = H5Dread(ys, H5T_NATIVE_DOUBLE, ms, fs, dxpl, s->y);
-    if (rc < 0)
-        dz_fatal(comm, DZ_EDATA, "%s: reading labels '%s' failed (truncated file?)", path, yname);
-    H5Sclose(ms);
-    H5Sclose(fs);
-    H5Dclose(ys);
+    if (yname)
+        read_labels(comm, f, dxpl, path, yname, p.ylayout, s);
     H5Pclose(dxpl);
     H5Fclose(f);
     s->read_s = MPI_Wtime() - t0;
 
     /* 4. validate and summarise */
     t0 = MPI_Wtime();
-    int code = check_labels(comm, path, yname, classes, s, e);
+    int code = yname ? check_labels(comm, path, yname, r->classes, s, e) : DZ_OK;
     if (code == DZ_OK)
         code = scan(comm, path, xname, yname, s, e);
     s->scan_s = MPI_Wtime() - t0;

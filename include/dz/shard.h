@@ -64,6 +64,23 @@ int dz_shard_load(MPI_Comm comm, const char *path, const char *xname, const char
                   dz_dtype want, int64_t requested_block_rows, int64_t classes, dz_shard *s,
                   dz_err *e);
 
+/* dz_shard_load's arguments, and two options for predict / evaluate. */
+typedef struct dz_shard_req {
+    const char *path, *xname;
+    const char *yname;        /* NULL: features only — no labels are read or checked, y is all
+                                 0 (and hashed as 0 in the checksum) */
+    dz_dtype want;
+    int64_t block_rows;       /* requested_block_rows */
+    int64_t classes;          /* as dz_shard_load's (unused without labels) */
+    int64_t expect_d;         /* > 0: a file with another d is refused at the inspection,
+                                 before any row is read (DZ_EDATA) */
+    const char *expect_what;  /* who expects it, for that message ("the model 'm.h5'") */
+} dz_shard_req;
+
+/* dz_shard_load with a request (dz_shard_load(...) is this with yname set and no expect_d).
+ * Collective; returns an agreed code. */
+int dz_shard_load_req(MPI_Comm comm, const dz_shard_req *r, dz_shard *s, dz_err *e);
+
 void dz_shard_free(dz_shard *s);
 
 /* Softmax: rank 0 warns when some of the K classes have no example in s.  Collective (one
