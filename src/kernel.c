@@ -84,6 +84,23 @@ void dz_logistic(double z, double y, double *a, double *loss)
     current()->logistic(z, y, a, loss);
 }
 
+int64_t dz_kernel_predict_scratch(int64_t K) { return K ? 2 * DZ_SM_TILE * K : 1; }
+
+void dz_kernel_predict(const dz_kernel_isa *isa, const dz_shard *s, int64_t i0, int64_t n,
+                       int64_t K, const double *w, const double *bv, double scale,
+                       double *proba, int64_t *label, double *scr)
+{
+    if (!isa)
+        isa = current();
+    if (K) {
+        isa->spredict(s, i0, n, K, w, bv, scale, proba, label, scr);
+        return;
+    }
+    isa->predict(s, i0, n, w, *bv, scale, proba);
+    for (int64_t r = 0; r < n; r++)
+        label[r] = proba[r] > 0.5;
+}
+
 /* The block kernel of one pass: gradient (saving D when asked) or H·v. */
 static void block_pass(const dz_shard *s, const dz_work *wk, const dz_pass *ps, int64_t i0,
                        int64_t n, double *out, double *scr)

@@ -619,6 +619,37 @@ DEFINE_SOFTMAX(uint8_t, u8, load_u8)
 DEFINE_SOFTMAX(float, f32, load_f32)
 DEFINE_SOFTMAX(double, f64, load_f64)
 
+/* ---- predictions (predict, evaluate) ----------------------------------------------------
+ * The per-row values of training's own arithmetic, nothing summed: binary proba = σ(z) with z
+ * and σ exactly as eval computes them (dot1, logistic); softmax A per row exactly as sgrad
+ * saves it for H·v, and the label as seval predicts it (argmax of the logits, ties to the
+ * lowest class).  A row's values depend only on the row, never on its tile or block. */
+#define DEFINE_PREDICT(T, SUF)                                                               \
+    static void predict_##SUF(const T *x, int64_t n, int64_t d, const double *w, double b,   \
+                              double scale, double *proba)                                   \
+    {                                                                                        \
+        for (int64_t i = 0; i < n; i++) {                                                    \
+            double l;                                                                        \
+            logistic(b + dot1_##SUF(x + i * d, w, d) / scale, 0.0, &proba[i], &l);           \
+        }                                                                                    \
+    }                                                                                        \
+    static void spredict_##SUF(const T *x, int64_t n, int64_t d, int64_t K, const double *W, \
+                               const double *bv, double scale, double *proba,                \
+                               int64_t *label, double *scr)                                  \
+    {                                                                                        \
+        static const double y0[SM_RT]; /* labels are not used: the loss is discarded */     \
+        double *z = scr, *c = scr + SM_RT * K, sloss = 0;                                    \
+        for (int64_t i = 0; i < n; i += SM_RT) {                                             \
+            const int64_t nr = n - i < SM_RT ? n - i : SM_RT;                                \
+            slogits_##SUF(x + i * d, nr, d, K, W, z);                                        \
+            smax_tile(z, nr, K, bv, scale, y0, NULL, proba + i * K, c, &sloss, label + i);   \
+        }                                                                                    \
+    }
+
+DEFINE_PREDICT(uint8_t, u8)
+DEFINE_PREDICT(float, f32)
+DEFINE_PREDICT(double, f64)
+
 #define DISPATCH(s, i0, FN, ...)                                                            \
     switch ((s)->dtype) {                                                                    \
     case DZ_DTYPE_U8: FN##_u8((const uint8_t *)(s)->x + (i0) * (s)->d, __VA_ARGS__); break;  \
@@ -651,5 +682,19 @@ static void block_seval(const dz_shard *s, int64_t i0, int64_t n, int64_t K, con
     DISPATCH(s, i0, seval, s->y + i0, n, s->d, K, W, bv, scale, out, conf, scr)
 }
 
+static void block_predict(const dz_shard *s, int64_t i0, int64_t n, const double *w, double b,
+                          double scale, double *proba)
+{
+    DISPATCH(s, i0, predict, n, s->d, w, b, scale, proba)
+}
+
+static void block_spredict(const dz_shard *s, int64_t i0, int64_t n, int64_t K, const double *W,
+                           const double *bv, double scale, double *proba, int64_t *label,
+                           double *scr)
+{
+    DISPATCH(s, i0, spredict, n, s->d, K, W, bv, scale, proba, label, scr)
+}
+
 const dz_kernel_isa DZ_CAT(dz_isa_, DZ_ISA_ID) = {DZ_STR(DZ_ISA_ID), block_grad, block_eval,
-                                                   logistic, block_sgrad, block_seval};
+                                                   logistic, block_sgrad, block_seval,
+                                                   block_predict, block_spredict};

@@ -26,6 +26,13 @@ struct dz_kernel_isa {
      * when conf: out[2 + y·K + pred] counts (the confusion matrix) */
     void (*seval)(const dz_shard *s, int64_t i0, int64_t n, int64_t K, const double *W,
                   const double *bv, double scale, double *out, int conf, double *scr);
+    /* proba[r] = σ(z) of rows [i0, i0+n), z and σ exactly as eval's */
+    void (*predict)(const dz_shard *s, int64_t i0, int64_t n, const double *w, double b,
+                    double scale, double *proba);
+    /* softmax: proba (n × K, row-major) = A of each row exactly as sgrad saves it, label[r] =
+     * seval's prediction (argmax of the logits, ties to the lowest class); scr as sgrad's */
+    void (*spredict)(const dz_shard *s, int64_t i0, int64_t n, int64_t K, const double *W,
+                     const double *bv, double scale, double *proba, int64_t *label, double *scr);
 };
 
 #define DZ_SM_TILE 8 /* rows whose logits are computed together (every path) */

@@ -116,6 +116,18 @@ int dz_kernel_isa_supported(const dz_kernel_isa *isa);
 /* The compiled paths, k = 0, 1, … (NULL past the last). */
 const dz_kernel_isa *dz_kernel_isa_get(int k);
 
+/* Per-row predictions of local rows [i0, i0+n) of s, with training's own arithmetic (no sums,
+ * so a row's values depend only on the row, never on N, T or its block).  Binary (K = 0, w
+ * = d weights, bv = &b): proba[r] = σ(z_r) exactly as the evaluation pass computes it and
+ * label[r] = (proba[r] > 0.5).  Softmax (W = K × d, bv = K biases): proba (n × K, row-major)
+ * = the row's A as the gradient pass computes it, label[r] = argmax_k of the logits (ties to
+ * the lowest k), as the evaluation pass predicts.  isa: the path (NULL = the current one);
+ * scr: dz_kernel_predict_scratch(K) doubles.  Not collective. */
+void dz_kernel_predict(const dz_kernel_isa *isa, const dz_shard *s, int64_t i0, int64_t n,
+                       int64_t K, const double *w, const double *bv, double scale,
+                       double *proba, int64_t *label, double *scr);
+int64_t dz_kernel_predict_scratch(int64_t K);
+
 /* A pass (OpenMP); the result is in accs[0] of its kind, whose bounds the caller has set
  * (the other threads' accumulators share them). */
 void dz_kernel_run(const dz_shard *s, dz_work *wk, const dz_pass *ps);
