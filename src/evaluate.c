@@ -226,15 +226,20 @@ static int cross_entropy(MPI_Comm comm, const dz_model *mo, const dz_shard *s, i
     return DZ_OK;
 }
 
-/* Argument values: model, data, x, y, json. */
+/* Argument values: model, data, x, y, json.  DZ_OK, DZ_ECONFIG (printed), or -1 after --help. */
 static int parse(MPI_Comm comm, int argc, char **argv, const char **v)
 {
     static const char *const keys[] = {"--model", "--data", "--x", "--y", "--json"};
     char msg[256] = "";
-    if (dz_cmd_args(argc, argv, keys, v, 5, msg, sizeof msg) == 0 && (!v[0] || !v[1]))
-        snprintf(msg, sizeof msg, "evaluate: --model and --data are required");
-    int rank;
+    int rc = dz_cmd_args(argc, argv, keys, v, 5, msg, sizeof msg), rank;
     MPI_Comm_rank(comm, &rank);
+    if (rc == 1) {
+        if (rank == 0)
+            dz_evaluate_usage(stdout);
+        return -1; /* done: exit 0 */
+    }
+    if (rc == 0 && (!v[0] || !v[1]))
+        snprintf(msg, sizeof msg, "evaluate: --model and --data are required");
     if (msg[0] && rank == 0) {
         fprintf(stderr, "dztrain: %s\n", msg);
         dz_evaluate_usage(stderr);
@@ -245,7 +250,9 @@ static int parse(MPI_Comm comm, int argc, char **argv, const char **v)
 int dz_evaluate_main(MPI_Comm comm, int argc, char **argv)
 {
     const char *v[5] = {NULL, NULL, "test_set_x", "test_set_y", NULL};
-    DZ_TRY(parse(comm, argc, argv, v));
+    int code = parse(comm, argc, argv, v);
+    if (code != DZ_OK)
+        return code < 0 ? DZ_OK : code;
     int rank;
     MPI_Comm_rank(comm, &rank);
     dz_err e = {DZ_OK, ""};
@@ -260,7 +267,7 @@ int dz_evaluate_main(MPI_Comm comm, int argc, char **argv)
     dz_evaluation ev;
     memset(&ev, 0, sizeof ev);
     double ce = NAN;
-    int code = cross_entropy(comm, &mo, &s, nthreads, &ce, &e);
+    code = cross_entropy(comm, &mo, &s, nthreads, &ce, &e);
     if (code == DZ_OK)
         code = dz_eval_compute(comm, &s, &pr, mo.K, &ev, &e);
     ev.cross_entropy = ce;

@@ -428,6 +428,9 @@ void dz_predict_usage(FILE *f)
 int dz_cmd_args(int argc, char **argv, const char *const *keys, const char **vals, int nkeys,
                 char *msg, size_t len)
 {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            return 1;
     for (int i = 1; i < argc; i++) {
         int k = 0;
         while (k < nkeys && strcmp(argv[i], keys[k]) != 0)
@@ -452,7 +455,13 @@ int dz_predict_main(MPI_Comm comm, int argc, char **argv)
     static const char *const keys[] = {"--model", "--data", "--x", "--out"};
     const char *v[4] = {NULL, NULL, "test_set_x", "pred.h5"};
     char msg[256] = "";
-    if (dz_cmd_args(argc, argv, keys, v, 4, msg, sizeof msg) == 0 && (!v[0] || !v[1]))
+    int rc = dz_cmd_args(argc, argv, keys, v, 4, msg, sizeof msg);
+    if (rc == 1) {
+        if (rank == 0)
+            dz_predict_usage(stdout);
+        return DZ_OK;
+    }
+    if (rc == 0 && (!v[0] || !v[1]))
         snprintf(msg, sizeof msg, "predict: --model and --data are required");
     if (msg[0]) {
         if (rank == 0) {

@@ -81,7 +81,8 @@ void dz_eval_free(dz_evaluation *ev);
 void dz_eval_print(FILE *f, const dz_evaluation *ev);
 int dz_eval_write_json(const char *path, const dz_evaluation *ev, dz_err *e);
 
-/* Collective: `trainer evaluate ...`; argv[0] is "evaluate".  Returns the exit code. */
+/* Collective: `trainer evaluate ...`; argv[0] is "evaluate".  Returns the exit code (usage
+ * errors and --help as dz_predict_main). */
 int dz_evaluate_main(MPI_Comm comm, int argc, char **argv);
 void dz_evaluate_usage(FILE *f);
 

@@ -77,13 +77,16 @@ int dz_predict_setup(MPI_Comm comm, const char *model, const char *data, const c
                      dz_err *e);
 
 /* Not collective: "--key value" options of a subcommand (argv[0] is its name) into vals
- * (vals[k] for keys[k]; unset options keep the caller's default).  -1 with msg for an unknown
- * option or a missing value. */
+ * (vals[k] for keys[k]; unset options keep the caller's default).  Returns 0; 1 when --help
+ * or -h is among them (then nothing else is parsed); -1 with msg for an unknown option or a
+ * missing value. */
 int dz_cmd_args(int argc, char **argv, const char *const *keys, const char **vals, int nkeys,
                 char *msg, size_t len);
 
 /* Collective: `trainer predict ...`; argv[0] is "predict".  Returns the exit code (usage
- * errors: DZ_ECONFIG, printed by rank 0 with the usage). */
+ * errors: DZ_ECONFIG, printed by rank 0 with the usage; --help: the usage on stdout, 0).
+ * Usage errors are found from argv alone, the same on every rank, so every rank returns
+ * without communicating. */
 int dz_predict_main(MPI_Comm comm, int argc, char **argv);
 void dz_predict_usage(FILE *f);
 
