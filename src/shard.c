@@ -385,14 +385,18 @@ void dz_shard_warn_empty_classes(MPI_Comm comm, const dz_shard *s, const char *p
     DZ_MPI(MPI_Allreduce(MPI_IN_PLACE, count, (int)K, MPI_INT64_T, MPI_SUM, comm));
     int rank;
     MPI_Comm_rank(comm, &rank);
-    int64_t empty = 0, first = -1;
+    int64_t empty = 0;
+    char list[160] = "";
     for (int64_t k = 0; k < K; k++)
-        if (count[k] == 0 && empty++ == 0)
-            first = k;
+        if (count[k] == 0 && empty++ < 10) {
+            size_t n = strlen(list);
+            snprintf(list + n, sizeof list - n, "%s%lld", n ? ", " : "", (long long)k);
+        }
     if (empty && rank == 0)
         fprintf(stderr, "dztrain: warning: %s: %lld of %lld classes have no example in %s "
-                "(the first: class %lld); they are trained towards probability 0\n", path,
-                (long long)empty, (long long)K, yname, (long long)first);
+                "(class%s %s%s); they are trained towards probability 0\n", path,
+                (long long)empty, (long long)K, yname, empty > 1 ? "es" : "", list,
+                empty > 10 ? ", ..." : "");
     free(count);
 }
 
