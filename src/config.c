@@ -4,7 +4,11 @@
  * feed it through ini_parse_stream with a reader that counts lines: when the handler runs,
  * the reader has just returned the line it is called for.  Every key is described once, in
  * the table `keys`, with its type and bounds; parsing, defaults and "did you mean" all read
- * that table.
+ * that table.  Command-line overrides (--set section.key=value) go through the same table and
+ * the same set_value() after the file's lines, so they are checked exactly like a file line;
+ * only the place named in a message differs ("line 4" or "--set train.l2=abc").  Each key
+ * remembers where it was given last (a file line or an override), for the checks that run
+ * after all values are in (a key given to an optimizer it does not apply to).
  */
 #include "dz/config.h"
 #include "dz/shard.h"
@@ -125,9 +129,20 @@ typedef struct parse_state {
     int line;              /* line the reader returned last */
     const char *cursor;    /* reader position in the text */
     unsigned char seen[NKEYS];
-    int seen_line[NKEYS];
+    int seen_line[NKEYS];  /* > 0: the file line that set the key; -(j + 1): override sets[j] */
     int err_line;          /* line of the first error the handler reported */
+    const char *const *sets; /* the overrides, for naming them in messages */
+    const char *where;     /* set_value's prefix for messages: "line 4" or "--set a.b=c" */
 } parse_state;
+
+/* Where key i was given, for a message: "line 7" or "--set train.memory=5". */
+static void origin(const parse_state *ps, int i, char *buf, size_t len)
+{
+    if (ps->seen_line[i] > 0)
+        snprintf(buf, len, "line %d", ps->seen_line[i]);
+    else
+        snprintf(buf, len, "--set %.300s", ps->sets[-ps->seen_line[i] - 1]);
+}
 
 static char *reader(char *buf, int num, void *stream)
 {
@@ -167,7 +182,7 @@ static int set_value(parse_state *ps, const key *k, const char *v)
 {
     char *base = (char *)ps->cfg;
     dz_err *e = ps->e;
-    int ln = ps->line;
+    const char *ln = ps->where;
     switch (k->type) {
     case K_PATH:
     case K_NAME:
@@ -175,17 +190,17 @@ static int set_value(parse_state *ps, const key *k, const char *v)
         char *dst = base + k->off;
         if (k->type != K_PATH || v[0] == '\0' || v[0] == '/' || !ps->base_dir[0]) {
             if (strlen(v) >= k->cap)
-                return dz_fail(e, DZ_ECONFIG, "line %d: [%s] %s: value too long", ln,
+                return dz_fail(e, DZ_ECONFIG, "%s: [%s] %s: value too long", ln,
                                k->section, k->name);
             strcpy(dst, v);
         } else {
             int n = snprintf(dst, k->cap, "%s/%s", ps->base_dir, v);
             if (n < 0 || (size_t)n >= k->cap)
-                return dz_fail(e, DZ_ECONFIG, "line %d: [%s] %s: path too long", ln,
+                return dz_fail(e, DZ_ECONFIG, "%s: [%s] %s: path too long", ln,
                                k->section, k->name);
         }
         if (k->type == K_NAME && v[0] == '\0')
-            return dz_fail(e, DZ_ECONFIG, "line %d: [%s] %s: empty dataset name", ln,
+            return dz_fail(e, DZ_ECONFIG, "%s: [%s] %s: empty dataset name", ln,
                            k->section, k->name);
         if (k->type == K_WORD) {
             char choices[128];
@@ -194,7 +209,7 @@ static int set_value(parse_state *ps, const key *k, const char *v)
             snprintf(word, sizeof word, " %s ", v);
             if (!strstr(choices, word))
                 return dz_fail(e, DZ_ECONFIG,
-                               "line %d: [%s] %s = '%s': not supported (supported: %s)", ln,
+                               "%s: [%s] %s = '%s': not supported (supported: %s)", ln,
                                k->section, k->name, v, k->choices);
         }
         return DZ_OK;
@@ -204,14 +219,14 @@ static int set_value(parse_state *ps, const key *k, const char *v)
         errno = 0;
         double x = strtod(v, &end);
         if (v[0] == '\0' || *end != '\0')
-            return dz_fail(e, DZ_ECONFIG, "line %d: [%s] %s = '%s': not a number", ln,
+            return dz_fail(e, DZ_ECONFIG, "%s: [%s] %s = '%s': not a number", ln,
                            k->section, k->name, v);
         if (!isfinite(x) || x < k->lo || (k->lo_open && x == k->lo) || x > k->hi ||
             (k->hi_open && x == k->hi)) {
             if (isinf(k->hi))
-                return dz_fail(e, DZ_ECONFIG, "line %d: [%s] %s = '%s': must be a finite number %s %g",
+                return dz_fail(e, DZ_ECONFIG, "%s: [%s] %s = '%s': must be a finite number %s %g",
                                ln, k->section, k->name, v, k->lo_open ? ">" : ">=", k->lo);
-            return dz_fail(e, DZ_ECONFIG, "line %d: [%s] %s = '%s': must be in %c%g, %g%c", ln,
+            return dz_fail(e, DZ_ECONFIG, "%s: [%s] %s = '%s': must be in %c%g, %g%c", ln,
                            k->section, k->name, v, k->lo_open ? '(' : '[', k->lo, k->hi,
                            k->hi_open ? ')' : ']');
         }
@@ -223,10 +238,10 @@ static int set_value(parse_state *ps, const key *k, const char *v)
         errno = 0;
         long long x = strtoll(v, &end, 10);
         if (v[0] == '\0' || *end != '\0' || errno == ERANGE)
-            return dz_fail(e, DZ_ECONFIG, "line %d: [%s] %s = '%s': not an integer", ln,
+            return dz_fail(e, DZ_ECONFIG, "%s: [%s] %s = '%s': not an integer", ln,
                            k->section, k->name, v);
         if ((double)x < k->lo || (double)x > k->hi)
-            return dz_fail(e, DZ_ECONFIG, "line %d: [%s] %s = %lld: out of range [%.0f, %.0f]",
+            return dz_fail(e, DZ_ECONFIG, "%s: [%s] %s = %lld: out of range [%.0f, %.0f]",
                            ln, k->section, k->name, x, k->lo, k->hi);
         *(int64_t *)(base + k->off) = (int64_t)x;
         return DZ_OK;
@@ -234,7 +249,7 @@ static int set_value(parse_state *ps, const key *k, const char *v)
     case K_BOOL: {
         int b;
         if (!parse_bool(v, &b))
-            return dz_fail(e, DZ_ECONFIG, "line %d: [%s] %s = '%s': expected true or false", ln,
+            return dz_fail(e, DZ_ECONFIG, "%s: [%s] %s = '%s': expected true or false", ln,
                            k->section, k->name, v);
         *(int *)(base + k->off) = b;
         return DZ_OK;
@@ -247,33 +262,26 @@ static int set_value(parse_state *ps, const key *k, const char *v)
                 return DZ_OK;
             }
         return dz_fail(e, DZ_ECONFIG,
-                       "line %d: [%s] %s = '%s': expected native, uint8, float32 or float64", ln,
+                       "%s: [%s] %s = '%s': expected native, uint8, float32 or float64", ln,
                        k->section, k->name, v);
     }
     }
-    return dz_fail(e, DZ_EINTERNAL, "line %d: unhandled key type", ln);
+    return dz_fail(e, DZ_EINTERNAL, "%s: unhandled key type", ln);
 }
 
-static int handler(void *user, const char *section, const char *name, const char *value)
+/* The key [section] name: its index, or -1 with *sect_known and a "did you mean" hint
+ * (the nearest key, preferring the same section; hint_fmt gets its section and name). */
+static int lookup(const char *section, const char *name, int *sect_known, const char *hint_fmt,
+                  char *hint, size_t hlen)
 {
-    parse_state *ps = user;
-    if (ps->e->code != DZ_OK)
-        return 0;
-    ps->err_line = ps->line; /* meaningful only if this call fails */
-    int sect_known = 0, best = -1, best_d = 1 << 30;
+    int best = -1, best_d = 1 << 30;
+    *sect_known = 0;
+    hint[0] = '\0';
     for (int i = 0; i < NKEYS; i++) {
         if (!strcmp(section, keys[i].section)) {
-            sect_known = 1;
-            if (!strcmp(name, keys[i].name)) {
-                if (ps->seen[i]) {
-                    dz_fail(ps->e, DZ_ECONFIG, "line %d: duplicate key [%s] %s (first set on line %d)",
-                            ps->line, section, name, ps->seen_line[i]);
-                    return 0;
-                }
-                ps->seen[i] = 1;
-                ps->seen_line[i] = ps->line;
-                return set_value(ps, &keys[i], value) == DZ_OK;
-            }
+            *sect_known = 1;
+            if (!strcmp(name, keys[i].name))
+                return i;
         }
         int dist = edit_distance(name, keys[i].name);
         if (strcmp(section, keys[i].section))
@@ -283,10 +291,33 @@ static int handler(void *user, const char *section, const char *name, const char
             best = i;
         }
     }
-    char hint[160] = "";
     if (best >= 0 && best_d <= 3)
-        snprintf(hint, sizeof hint, " (did you mean [%s] %s?)", keys[best].section,
-                 keys[best].name);
+        snprintf(hint, hlen, hint_fmt, keys[best].section, keys[best].name);
+    return -1;
+}
+
+static int handler(void *user, const char *section, const char *name, const char *value)
+{
+    parse_state *ps = user;
+    if (ps->e->code != DZ_OK)
+        return 0;
+    ps->err_line = ps->line; /* meaningful only if this call fails */
+    int sect_known;
+    char hint[160];
+    int i = lookup(section, name, &sect_known, " (did you mean [%s] %s?)", hint, sizeof hint);
+    if (i >= 0) {
+        if (ps->seen[i]) {
+            dz_fail(ps->e, DZ_ECONFIG, "line %d: duplicate key [%s] %s (first set on line %d)",
+                    ps->line, section, name, ps->seen_line[i]);
+            return 0;
+        }
+        ps->seen[i] = 1;
+        ps->seen_line[i] = ps->line;
+        char where[32];
+        snprintf(where, sizeof where, "line %d", ps->line);
+        ps->where = where;
+        return set_value(ps, &keys[i], value) == DZ_OK;
+    }
     if (!sect_known)
         dz_fail(ps->e, DZ_ECONFIG, "line %d: unknown section [%s] for key '%s'%s", ps->line,
                 section, name, hint);
@@ -296,42 +327,129 @@ static int handler(void *user, const char *section, const char *name, const char
     return 0;
 }
 
+/* Override j, "section.key=value": split it (spaces around the parts are dropped, as in the
+ * file), find the key and set it like a file line would, except that a path stays relative to
+ * the current directory and a repeated key is allowed (the last override wins). */
+static int apply_set(parse_state *ps, int j)
+{
+    const char *arg = ps->sets[j];
+    dz_err *e = ps->e;
+    const char *eq = strchr(arg, '=');
+    const char *dot = strchr(arg, '.');
+    char sect[64], name[64], value[DZ_PATH_MAX];
+    if (!eq)
+        return dz_fail(e, DZ_ECONFIG, "--set '%.300s': expected section.key=value (for example "
+                       "--set train.l2=0.5)", arg);
+    if (!dot || dot > eq) {
+        /* No section: suggest the key that has this name (key names are unique). */
+        char nm[64], hint[160] = "";
+        int n = (int)(eq - arg);
+        snprintf(nm, sizeof nm, "%.*s", n < 63 ? n : 63, arg);
+        int sect_known;
+        lookup("", nm, &sect_known, " (did you mean --set %s.%s=...?)", hint, sizeof hint);
+        return dz_fail(e, DZ_ECONFIG, "--set '%.300s': expected section.key=value, the key with "
+                       "its section%s", arg, hint[0] ? hint : " (for example --set train.l2=0.5)");
+    }
+    /* trim: " train . l2 = 0.5 " reads as the file line "l2 = 0.5" in [train] would */
+    const char *p0 = arg, *p1 = dot;
+    while (p0 < p1 && (*p0 == ' ' || *p0 == '\t')) p0++;
+    while (p1 > p0 && (p1[-1] == ' ' || p1[-1] == '\t')) p1--;
+    const char *q0 = dot + 1, *q1 = eq;
+    while (q0 < q1 && (*q0 == ' ' || *q0 == '\t')) q0++;
+    while (q1 > q0 && (q1[-1] == ' ' || q1[-1] == '\t')) q1--;
+    const char *v0 = eq + 1, *v1 = eq + strlen(eq);
+    while (v0 < v1 && (*v0 == ' ' || *v0 == '\t')) v0++;
+    while (v1 > v0 && (v1[-1] == ' ' || v1[-1] == '\t')) v1--;
+    char where[400];
+    snprintf(where, sizeof where, "--set %.300s", arg);
+    if (p1 == p0 || q1 == q0)
+        return dz_fail(e, DZ_ECONFIG, "%s: expected section.key=value with a section and a key "
+                       "(for example --set train.l2=0.5)", where);
+    if (p1 - p0 >= (long)sizeof sect || q1 - q0 >= (long)sizeof name)
+        return dz_fail(e, DZ_ECONFIG, "%s: no such section or key (the names are short; see "
+                       "\"Configuration\" in README.md)", where);
+    if (v1 - v0 >= (long)sizeof value)
+        return dz_fail(e, DZ_ECONFIG, "%s: value too long", where);
+    snprintf(sect, sizeof sect, "%.*s", (int)(p1 - p0), p0);
+    snprintf(name, sizeof name, "%.*s", (int)(q1 - q0), q0);
+    snprintf(value, sizeof value, "%.*s", (int)(v1 - v0), v0);
+    int sect_known;
+    char hint[160];
+    int i = lookup(sect, name, &sect_known, " (did you mean %s.%s?)", hint, sizeof hint);
+    if (i < 0) {
+        if (!sect_known)
+            return dz_fail(e, DZ_ECONFIG, "%s: unknown section [%s] for key '%s'%s", where, sect,
+                           name, hint);
+        return dz_fail(e, DZ_ECONFIG, "%s: unknown key '%s' in [%s]%s", where, name, sect, hint);
+    }
+    ps->seen[i] = 1;
+    ps->seen_line[i] = -(j + 1);
+    ps->where = where;
+    const char *base = ps->base_dir;
+    ps->base_dir = ""; /* paths: relative to the current directory, as a shell user expects */
+    int rc = set_value(ps, &keys[i], value);
+    ps->base_dir = base;
+    return rc;
+}
+
+/* " (optimizer set by --set train.optimizer=lbfgs)" when the key `name` came from an
+ * override, so a file line refused because of an override says why. */
+static void set_note(const parse_state *ps, const char *name, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    for (int i = 0; i < NKEYS; i++)
+        if (!strcmp(keys[i].name, name) && ps->seen[i] && ps->seen_line[i] < 0)
+            snprintf(buf, len, " (%s set by --set %.300s)", name, ps->sets[-ps->seen_line[i] - 1]);
+}
+
 /* Settings of one optimizer given to another are refused, not silently ignored. */
 static int check_applies(const parse_state *ps, dz_err *e)
 {
     const dz_config *c = ps->cfg;
     char opt[40];
     snprintf(opt, sizeof opt, " %s ", c->optimizer);
+    char where[400], note[400];
     for (int i = 0; i < NKEYS; i++) {
-        if (ps->seen[i] && c->l1 > 0 && !strcmp(c->optimizer, "newton") &&
-            !strcmp(keys[i].name, "l1"))
+        if (!ps->seen[i])
+            continue;
+        origin(ps, i, where, sizeof where);
+        if (c->l1 > 0 && !strcmp(c->optimizer, "newton") && !strcmp(keys[i].name, "l1")) {
+            set_note(ps, "optimizer", note, sizeof note);
             return dz_fail(e, DZ_ECONFIG,
-                           "line %d: [train] l1 = %g: optimizer newton needs a twice-differentiable "
-                           "objective and l1 is not; use optimizer = lbfgs (it runs OWL-QN for l1)",
-                           ps->seen_line[i], c->l1);
-        if (ps->seen[i] && !strcmp(keys[i].name, "classes")) {
-            if (strcmp(c->model_type, "softmax") != 0)
-                return dz_fail(e, DZ_ECONFIG, "line %d: [model] classes applies to type = softmax "
-                               "(the logistic model has 2 classes, labels 0 and 1)",
-                               ps->seen_line[i]);
-            if (c->classes == 1)
-                return dz_fail(e, DZ_ECONFIG, "line %d: [model] classes = 1: softmax needs at "
-                               "least 2 classes (0 = the largest label + 1)", ps->seen_line[i]);
+                           "%s: [train] l1 = %g: optimizer newton needs a twice-differentiable "
+                           "objective and l1 is not; use optimizer = lbfgs (it runs OWL-QN for l1)%s",
+                           where, c->l1, note);
         }
-        if (!ps->seen[i] || !keys[i].only)
+        if (!strcmp(keys[i].name, "classes")) {
+            set_note(ps, "type", note, sizeof note);
+            if (strcmp(c->model_type, "softmax") != 0)
+                return dz_fail(e, DZ_ECONFIG, "%s: [model] classes applies to type = softmax "
+                               "(the logistic model has 2 classes, labels 0 and 1)%s", where, note);
+            if (c->classes == 1)
+                return dz_fail(e, DZ_ECONFIG, "%s: [model] classes = 1: softmax needs at "
+                               "least 2 classes (0 = the largest label + 1)", where);
+        }
+        if (!keys[i].only)
             continue;
         char only[128];
         snprintf(only, sizeof only, " %s ", keys[i].only);
-        if (!strstr(only, opt))
+        if (!strstr(only, opt)) {
+            set_note(ps, "optimizer", note, sizeof note);
             return dz_fail(e, DZ_ECONFIG,
-                           "line %d: [%s] %s does not apply to optimizer '%s' (it is for: %s)",
-                           ps->seen_line[i], keys[i].section, keys[i].name, c->optimizer,
-                           keys[i].only);
+                           "%s: [%s] %s does not apply to optimizer '%s' (it is for: %s)%s",
+                           where, keys[i].section, keys[i].name, c->optimizer, keys[i].only, note);
+        }
     }
     return DZ_OK;
 }
 
 int dz_config_parse(const char *text, const char *base_dir, dz_config *cfg, dz_err *e)
+{
+    return dz_config_parse_sets(text, base_dir, NULL, 0, cfg, e);
+}
+
+int dz_config_parse_sets(const char *text, const char *base_dir, const char *const *sets,
+                         int nsets, dz_config *cfg, dz_err *e)
 {
     dz_config_defaults(cfg);
     e->code = DZ_OK;
@@ -342,6 +460,7 @@ int dz_config_parse(const char *text, const char *base_dir, dz_config *cfg, dz_e
     ps.base_dir = base_dir ? base_dir : "";
     ps.e = e;
     ps.cursor = text;
+    ps.sets = sets;
     ini_allow_multiline = 0; /* a continuation line is a syntax error, not a silent append */
     int rc = ini_parse_stream(reader, &ps, handler, &ps);
     if (e->code != DZ_OK && !(rc > 0 && rc < ps.err_line))
@@ -351,6 +470,9 @@ int dz_config_parse(const char *text, const char *base_dir, dz_config *cfg, dz_e
                        rc);
     if (rc < 0)
         return dz_fail(e, DZ_ECONFIG, "cannot parse the configuration (inih error %d)", rc);
+    for (int j = 0; j < nsets; j++)
+        if (apply_set(&ps, j) != DZ_OK)
+            return e->code;
     /* Default paths (model.h5, metrics.csv) are relative to the config folder too. */
     for (int i = 0; i < NKEYS; i++) {
         char *dst = (char *)cfg + keys[i].off;
@@ -374,7 +496,8 @@ int dz_config_parse(const char *text, const char *base_dir, dz_config *cfg, dz_e
     return DZ_OK;
 }
 
-int dz_config_load(MPI_Comm comm, const char *path, dz_config *cfg, dz_err *e)
+int dz_config_load(MPI_Comm comm, const char *path, const char *const *sets, int nsets,
+                   dz_config *cfg, dz_err *e)
 {
     int rank;
     DZ_MPI(MPI_Comm_rank(comm, &rank));
@@ -422,10 +545,12 @@ int dz_config_load(MPI_Comm comm, const char *path, dz_config *cfg, dz_err *e)
         strcpy(dir, "/");
     else
         snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    int rc = dz_config_parse(text, dir, cfg, e);
+    int rc = dz_config_parse_sets(text, dir, sets, nsets, cfg, e);
     free(text);
-    if (rc != DZ_OK) {
-        /* every rank parsed the same text and fails alike; the agreement prints rank 0's */
+    if (rc != DZ_OK && strncmp(e->msg, "--set ", 6) != 0) {
+        /* every rank parsed the same text and the same overrides (the command line is the same
+         * on every rank) and fails alike; the agreement prints rank 0's.  An override's
+         * message names the override, not the file. */
         char msg[DZ_MSG_MAX];
         snprintf(msg, sizeof msg, "%.300s: %.700s", path, e->msg);
         snprintf(e->msg, sizeof e->msg, "%s", msg);

@@ -1,12 +1,25 @@
-/* main.c — the command line: `mpirun -n N trainer [--resume] [--force] [--quiet] config.ini`.
+/* main.c — the command line: `mpirun -n N trainer [train] config.ini [options]`.
  *
  * Starts MPI with MPI_THREAD_FUNNELED (OpenMP threads compute, only the main thread calls
- * MPI), installs the SIGTERM/SIGUSR1 handler that asks for a checkpoint-and-stop, loads the
- * config (collective) and trains.  The process exit code is the agreed dztrain code (dz/err.h).
+ * MPI), reads the command line and runs one subcommand from the table `commands`; the
+ * process exit code is the agreed dztrain code (dz/err.h).  Today there is one subcommand,
+ * train (`trainer config.ini` is short for `trainer train config.ini`): it installs the
+ * SIGTERM/SIGUSR1 handler that asks for a checkpoint-and-stop, loads the config with the
+ * --set overrides (collective) and trains.  New subcommands (predict, evaluate, info are
+ * planned) are a row in `commands` and a function; --help prints the table.
+ *
+ * Usage errors (unknown option or subcommand, missing or extra config file, --set without
+ * its argument) are found from argv alone, which is the same on every rank: every rank
+ * reaches the same verdict, rank 0 prints it once with the usage, and all exit 2 without
+ * communicating.  The one file-system question (is an unknown bare word a config file?) is
+ * answered by rank 0 and broadcast.  Errors in the config or an override go through
+ * dz_config_load, which agrees on them.
  */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dz/config.h"
 #include "dz/err.h"
@@ -20,6 +33,32 @@ static void on_signal(int sig)
     (void)sig;
     dz_stop_signal = 1;
 }
+
+/* The parsed command line (argv's strings, not copied). */
+typedef struct cli {
+    const char *const *pos; /* positional arguments after the subcommand */
+    int npos;
+    const char *const *sets; /* --set overrides, in order */
+    int nsets;
+    dz_run_opts opts;
+} cli;
+
+typedef struct command {
+    const char *name;
+    const char *args;    /* for --help */
+    const char *summary; /* for --help */
+    int npos;            /* positional arguments it takes */
+    int (*run)(MPI_Comm comm, const cli *c);
+} command;
+
+static int cmd_train(MPI_Comm comm, const cli *c);
+
+/* The subcommands.  The first is the default: `trainer config.ini` runs it. */
+static const command commands[] = {
+    {"train", "CONFIG.ini", "train the model the config file describes (the default command)", 1,
+     cmd_train},
+};
+enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
 
 /* --version: what this binary is and what it runs with.  Rank 0 only. */
 static void version(void)
@@ -49,16 +88,164 @@ static void version(void)
     printf("MPI: %s\nHDF5: %u.%u.%u\n", mpi, maj, min, rel);
 }
 
+static const char usage_lines[] = "usage: mpirun -n N trainer [COMMAND] ARGS [options]\n"
+                                  "       trainer --version | --help\n";
+
+/* --help: the whole text, on stdout. */
 static void usage(FILE *f)
 {
+    fprintf(f, "%scommands:\n", usage_lines);
+    for (int k = 0; k < NCOMMANDS; k++)
+        fprintf(f, "  %-6s %-12s %s\n", commands[k].name, commands[k].args, commands[k].summary);
     fprintf(f,
-            "usage: mpirun -n N trainer [--resume] [--force] [--quiet] config.ini\n"
-            "       trainer --version | --help\n"
+            "  (planned, not in this version: predict, evaluate, info)\n"
+            "  `trainer CONFIG.ini` is `trainer train CONFIG.ini`.\n"
+            "options of train:\n"
+            "  --set SECTION.KEY=VALUE\n"
+            "            override a config key after the file is read (repeatable, in order:\n"
+            "            the last --set of a key wins); checked like a line of the file; a\n"
+            "            relative path is relative to the current directory, not the config's\n"
+            "            folder.  Example: --set train.l2=0.5 --set train.iterations=500\n"
             "  --resume  continue from the config's [checkpoint] file\n"
             "  --force   with --resume: accept changed training settings or iterations\n"
             "  --quiet   print only errors and the final accuracies\n"
+            "other options:\n"
+            "  --version version, git commit, compiler, kernel paths, MPI and HDF5 libraries\n"
+            "  --help    this text (also -h)\n"
+            "config keys: README.md, section \"Configuration\" (installed as\n"
+            "            share/dztrain/README.md under the install prefix)\n"
             "exit codes: 0 ok, 1 internal, 2 usage/config, 3 data, 4 diverged/out of memory,\n"
             "            5 output/checkpoint files, 75 stopped by SIGTERM/SIGUSR1 (checkpoint written)\n");
+}
+
+static const command *find_command(const char *name)
+{
+    for (int k = 0; k < NCOMMANDS; k++)
+        if (!strcmp(name, commands[k].name))
+            return &commands[k];
+    return NULL;
+}
+
+static int cmd_train(MPI_Comm comm, const cli *c)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+
+    dz_err e = {DZ_OK, ""};
+    dz_config cfg;
+    int code = dz_config_load(comm, c->pos[0], c->sets, c->nsets, &cfg, &e);
+    if (code == DZ_OK)
+        code = dz_train(comm, &cfg, &c->opts, &e);
+    return code;
+}
+
+/* A usage error: rank 0 prints the message and the short usage; every rank returns 2. */
+static int usage_error(int rank, const char *msg, const char *arg)
+{
+    if (rank == 0)
+        fprintf(stderr, "dztrain: %s%s%s%s\n%s(`trainer --help` lists the commands and options)\n",
+                msg, arg ? " '" : "", arg ? arg : "", arg ? "'" : "", usage_lines);
+    return DZ_ECONFIG;
+}
+
+/* Parse argv and run the subcommand; returns the exit code. */
+static int run(int argc, char **argv, int rank)
+{
+    /* --help and --version win over everything else on the line (not as --set's argument). */
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--set")) {
+            i++;
+        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            if (rank == 0)
+                usage(stdout);
+            return DZ_OK;
+        } else if (!strcmp(argv[i], "--version")) {
+            if (rank == 0)
+                version();
+            return DZ_OK;
+        }
+    }
+    /* argv has room for every --set and every positional argument */
+    const char **sets = calloc((size_t)argc, sizeof *sets);
+    const char **pos = calloc((size_t)argc, sizeof *pos);
+    if (!sets || !pos) {
+        free(sets);
+        free(pos);
+        if (rank == 0)
+            fprintf(stderr, "dztrain: out of memory for the command line\n");
+        return DZ_ERUNTIME;
+    }
+    cli c = {pos, 0, sets, 0, {0, 0, 0}};
+    const char *bad_option = NULL; /* reported after the subcommand, which matters more */
+    int code = DZ_OK;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--resume")) c.opts.resume = 1;
+        else if (!strcmp(a, "--force")) c.opts.force = 1;
+        else if (!strcmp(a, "--quiet")) c.opts.quiet = 1;
+        else if (!strcmp(a, "--set")) {
+            if (i + 1 < argc)
+                sets[c.nsets++] = argv[++i];
+            else if (!bad_option)
+                bad_option = a;
+        } else if (!strncmp(a, "--set=", 6)) {
+            sets[c.nsets++] = a + 6;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            if (!bad_option)
+                bad_option = a;
+        } else {
+            pos[c.npos++] = a;
+        }
+    }
+    const command *cmd = NULL;
+    if (c.npos > 0) {
+        cmd = find_command(pos[0]);
+        if (cmd) {
+            c.pos++;
+            c.npos--;
+        } else {
+            /* Not a subcommand: a config file for the default command, unless it is a bare
+             * word (no '.' or '/') that names no file: then it was meant as a subcommand. */
+            int is_file = 1;
+            if (!strpbrk(pos[0], "./")) {
+                is_file = rank == 0 ? access(pos[0], F_OK) == 0 : 0;
+                DZ_MPI(MPI_Bcast(&is_file, 1, MPI_INT, 0, MPI_COMM_WORLD));
+            }
+            if (is_file) {
+                cmd = &commands[0];
+            } else {
+                char msg[256], word[80];
+                snprintf(word, sizeof word, " %.60s ", pos[0]);
+                if (strstr(" predict evaluate info ", word))
+                    snprintf(msg, sizeof msg, "command '%.60s' is planned but not in this "
+                             "version (commands: train)", pos[0]);
+                else
+                    snprintf(msg, sizeof msg, "unknown command '%.60s' (commands: train; or give "
+                             "a config file such as ./%.60s)", pos[0], pos[0]);
+                code = usage_error(rank, msg, NULL);
+            }
+        }
+    }
+    if (code == DZ_OK && bad_option)
+        code = strcmp(bad_option, "--set")
+                   ? usage_error(rank, "unknown option", bad_option)
+                   : usage_error(rank, "--set needs an argument SECTION.KEY=VALUE", NULL);
+    if (code == DZ_OK && !cmd)
+        code = usage_error(rank, "no config file given", NULL);
+    if (code == DZ_OK && c.npos < cmd->npos)
+        code = usage_error(rank, "no config file given", NULL);
+    if (code == DZ_OK && c.npos > cmd->npos)
+        code = usage_error(rank, "more than one config file:", c.pos[cmd->npos]);
+    if (code == DZ_OK)
+        code = cmd->run(MPI_COMM_WORLD, &c);
+    free(sets);
+    free(pos);
+    return code;
 }
 
 int main(int argc, char **argv)
@@ -72,52 +259,7 @@ int main(int argc, char **argv)
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     if (provided < MPI_THREAD_FUNNELED)
         dz_fatal(MPI_COMM_WORLD, DZ_EINTERNAL, "MPI provides thread level %d, need FUNNELED", provided);
-
-    dz_run_opts opts = {0, 0, 0};
-    const char *path = NULL;
-    int bad = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--resume")) opts.resume = 1;
-        else if (!strcmp(argv[i], "--force")) opts.force = 1;
-        else if (!strcmp(argv[i], "--quiet")) opts.quiet = 1;
-        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            if (rank == 0) usage(stdout);
-            MPI_Finalize();
-            return 0;
-        } else if (!strcmp(argv[i], "--version")) {
-            if (rank == 0) version();
-            MPI_Finalize();
-            return 0;
-        } else if (argv[i][0] == '-' || path) {
-            if (!bad && rank == 0)
-                fprintf(stderr, "dztrain: %s '%s'\n",
-                        argv[i][0] == '-' ? "unknown option" : "more than one config file:", argv[i]);
-            bad = 1;
-        } else path = argv[i];
-    }
-    if (bad || !path) {
-        if (rank == 0) {
-            if (!bad)
-                fprintf(stderr, "dztrain: no config file given\n");
-            usage(stderr);
-        }
-        MPI_Finalize();
-        return DZ_ECONFIG;
-    }
-
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGUSR1, &sa, NULL);
-
-    dz_err e = {DZ_OK, ""};
-    dz_config cfg;
-    int code = dz_config_load(MPI_COMM_WORLD, path, &cfg, &e);
-    if (code == DZ_OK)
-        code = dz_train(MPI_COMM_WORLD, &cfg, &opts, &e);
+    int code = run(argc, argv, rank);
     MPI_Finalize();
     return code;
 }

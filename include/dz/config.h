@@ -3,10 +3,13 @@
  * Contract: dz_config_parse() is pure (no MPI, no file I/O): it parses INI text, applies
  * defaults, checks every value and returns DZ_OK or DZ_ECONFIG with a message that names the
  * line (unknown section/key with the nearest valid key, duplicate key, wrong type, out of
- * range) — before anything is allocated for training.  dz_config_load() reads the file on
- * rank 0, broadcasts the text, and parses it on every rank, so all ranks agree (Collective).
- * Relative paths are resolved against the config file's folder.  The struct owns no heap
- * memory: copy it freely.
+ * range) — before anything is allocated for training.  dz_config_parse_sets() then applies
+ * command-line overrides ("section.key=value", from --set) in order, each checked exactly like
+ * a file line; their messages name the override instead of a line.  dz_config_load() reads
+ * the file on rank 0, broadcasts the text, and parses it with the overrides on every rank, so
+ * all ranks agree (Collective).  Relative paths in the file are resolved against the config
+ * file's folder; relative paths in an override are kept relative to the current directory.
+ * The struct owns no heap memory: copy it freely.
  */
 #ifndef DZ_CONFIG_H
 #define DZ_CONFIG_H
@@ -64,8 +67,23 @@ void dz_config_defaults(dz_config *cfg);
 /* Parse INI text; base_dir resolves relative paths ("" = as given). Not collective. */
 int dz_config_parse(const char *text, const char *base_dir, dz_config *cfg, dz_err *e);
 
-/* Read path on rank 0, broadcast, parse everywhere. Collective; errors agreed. */
-int dz_config_load(MPI_Comm comm, const char *path, dz_config *cfg, dz_err *e);
+/* Parse INI text as dz_config_parse() does, then apply the overrides sets[0 .. nsets-1], each
+ * "section.key=value" (spaces around the parts are dropped, like in the file), in order:
+ * an override replaces the file's value, and a later override of the same key replaces an
+ * earlier one.  Each value gets the file's checks (type, range, unknown section or key with
+ * the nearest key suggested); the checks between keys (a key for another optimizer, classes
+ * without softmax, ...) run once, after the overrides.  A message about an override starts
+ * "--set <the override>: ", e.g. "--set train.learning_rate=abc: [train] learning_rate =
+ * 'abc': not a number".  The result, and so dz_config_hash(), is the same as for the file
+ * with the values written in it.  sets may be NULL when nsets is 0.  Not collective. */
+int dz_config_parse_sets(const char *text, const char *base_dir, const char *const *sets,
+                         int nsets, dz_config *cfg, dz_err *e);
+
+/* Read path on rank 0, broadcast, parse everywhere with the overrides (the same on every
+ * rank: they come from the command line). Collective; errors agreed.  Messages about the file
+ * are prefixed with its path, messages about an override are not. */
+int dz_config_load(MPI_Comm comm, const char *path, const char *const *sets, int nsets,
+                   dz_config *cfg, dz_err *e);
 
 /* 64-bit hash of the settings that change the trained result (data names, scale, dtype,
  * model, optimizer and its settings, l2, l1, reproducible, block_rows), not iterations,

@@ -186,6 +186,50 @@ case("cli_no_config", 2, r"usage: ", usage=True)(lambda d: [])
 case("cli_bad_flag", 2, r"--bogus", usage=True)(lambda d: (good(d), ["--bogus"] + cfg(d))[1])
 case("cli_two_configs", 2, r"usage: ", usage=True)(lambda d: (good(d), cfg(d) + ["c.ini"])[1])
 
+# subcommands (issue 11): an unknown or planned one, and `train` without its config
+case("cli_unknown_command", 2, r"unknown command 'trian' \(commands: train; or give a config "
+     r"file such as \./trian\)", usage=True)(lambda d: (good(d), ["trian"] + cfg(d))[1])
+case("cli_planned_command", 2, r"command 'predict' is planned but not in this version",
+     usage=True)(lambda d: (good(d), ["predict", "--model", "model.h5"])[1])
+case("cli_train_no_config", 2, r"no config file given", usage=True)(
+    lambda d: (good(d), ["train", "--quiet"])[1])
+case("cli_train_two_configs", 2, r"more than one config file: 'c\.ini'", usage=True)(
+    lambda d: (good(d), ["train"] + cfg(d) + ["c.ini"])[1])
+
+# --set overrides: checked like a file line, the message names the override
+case("cli_set_no_argument", 2, r"--set needs an argument SECTION\.KEY=VALUE", usage=True)(
+    lambda d: (good(d), cfg(d) + ["--set"])[1])
+
+
+def set_case(name, frag, sets, body=BASE, explicit=False):
+    def setup(d):
+        good(d)
+        args = (["train"] if explicit else []) + cfg(d, body)
+        for s_ in sets:
+            args += ["--set", s_]
+        return args
+    CASES.append(Case(name, 2, frag, setup))
+
+
+set_case("set_no_equals", r"--set 'train\.l2': expected section\.key=value \(for example "
+         r"--set train\.l2=0\.5\)", ["train.l2"])
+set_case("set_no_section", r"--set 'l2=0\.5': expected section\.key=value, the key with its "
+         r"section \(did you mean --set train\.l2=\.\.\.\?\)", ["l2=0.5"])
+set_case("set_unknown_key", r"--set train\.learnin_rate=0\.1: unknown key 'learnin_rate' in "
+         r"\[train\] \(did you mean train\.learning_rate\?\)", ["train.learnin_rate=0.1"],
+         explicit=True)
+set_case("set_unknown_section", r"--set trian\.iterations=5: unknown section \[trian\] for key "
+         r"'iterations' \(did you mean train\.iterations\?\)", ["trian.iterations=5"])
+set_case("set_lr_abc", r"--set train\.learning_rate=abc: \[train\] learning_rate = 'abc': not a "
+         r"number", ["train.l2=0.5", "train.learning_rate=abc"], explicit=True)
+set_case("set_iterations_0", r"--set train\.iterations=0: \[train\] iterations = 0: out of "
+         r"range", ["train.iterations=0"])
+set_case("set_key_not_for_optimizer", r"--set train\.memory=5: \[train\] memory does not apply "
+         r"to optimizer 'gd' \(it is for: lbfgs\)", ["train.memory=5"])
+set_case("set_optimizer_strands_file_key", r"line 6: \[train\] learning_rate does not apply to "
+         r"optimizer 'lbfgs' \(it is for: gd sgd momentum adam\) \(optimizer set by --set "
+         r"train\.optimizer=lbfgs\)", ["train.optimizer=lbfgs"], body=BASE + "learning_rate = 0.1\n")
+
 # the config file itself
 case("cfg_missing_file", 2, r"cannot open config file 'nope\.ini': No such file or directory")(
     lambda d: ["nope.ini"])
