@@ -2,10 +2,11 @@
  *
  * Starts MPI with MPI_THREAD_FUNNELED (OpenMP threads compute, only the main thread calls
  * MPI), reads the command line and runs one subcommand from the table `commands`; the
- * process exit code is the agreed dztrain code (dz/err.h).  Today there is one subcommand,
- * train (`trainer config.ini` is short for `trainer train config.ini`): it installs the
- * SIGTERM/SIGUSR1 handler that asks for a checkpoint-and-stop, loads the config with the
- * --set overrides (collective) and trains.  New subcommands (predict, evaluate, info are
+ * process exit code is the agreed dztrain code (dz/err.h).  train (`trainer config.ini` is
+ * short for `trainer train config.ini`) installs the SIGTERM/SIGUSR1 handler that asks for a
+ * checkpoint-and-stop, loads the config with the --set overrides (collective) and trains.
+ * predict and evaluate (dz/predict.h, dz/metrics.h) parse their own options: when one of them
+ * is the first argument, the rest of argv goes to it unparsed.  New subcommands (info is
  * planned) are a row in `commands` and a function; --help prints the table.
  *
  * Usage errors (unknown option or subcommand, missing or extra config file, --set without
@@ -24,6 +25,8 @@
 #include "dz/config.h"
 #include "dz/err.h"
 #include "dz/kernel.h"
+#include "dz/metrics.h"
+#include "dz/predict.h"
 #include "dz/train.h"
 
 #include <hdf5.h>
@@ -49,6 +52,8 @@ typedef struct command {
     const char *summary; /* for --help */
     int npos;            /* positional arguments it takes */
     int (*run)(MPI_Comm comm, const cli *c);
+    /* or, for a subcommand with its own options: argv[0] is its name (it comes first) */
+    int (*main)(MPI_Comm comm, int argc, char **argv);
 } command;
 
 static int cmd_train(MPI_Comm comm, const cli *c);
@@ -56,7 +61,13 @@ static int cmd_train(MPI_Comm comm, const cli *c);
 /* The subcommands.  The first is the default: `trainer config.ini` runs it. */
 static const command commands[] = {
     {"train", "CONFIG.ini", "train the model the config file describes (the default command)", 1,
-     cmd_train},
+     cmd_train, NULL},
+    {"predict", "--model M --data F [--x X] [--out pred.h5]",
+     "score F's rows with model M: pred.h5 (proba, label), written with parallel HDF5", 0, NULL,
+     dz_predict_main},
+    {"evaluate", "--model M --data F [--x X] [--y Y] [--json J]",
+     "accuracy, log loss, precision/recall/F1, ROC AUC, confusion of M on F", 0, NULL,
+     dz_evaluate_main},
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
 
@@ -96,10 +107,13 @@ static void usage(FILE *f)
 {
     fprintf(f, "%scommands:\n", usage_lines);
     for (int k = 0; k < NCOMMANDS; k++)
-        fprintf(f, "  %-6s %-12s %s\n", commands[k].name, commands[k].args, commands[k].summary);
+        fprintf(f, "  %-8s %s\n  %-8s   %s\n", commands[k].name, commands[k].args, "",
+                commands[k].summary);
     fprintf(f,
-            "  (planned, not in this version: predict, evaluate, info)\n"
-            "  `trainer CONFIG.ini` is `trainer train CONFIG.ini`.\n"
+            "  (planned, not in this version: info)\n"
+            "  `trainer CONFIG.ini` is `trainer train CONFIG.ini`.  predict and evaluate come\n"
+            "  first on the line; `trainer predict --help` and `trainer evaluate --help` list\n"
+            "  their options (--x and --y default to test_set_x and test_set_y).\n"
             "options of train:\n"
             "  --set SECTION.KEY=VALUE\n"
             "            override a config key after the file is read (repeatable, in order:\n"
@@ -156,6 +170,10 @@ static int usage_error(int rank, const char *msg, const char *arg)
 /* Parse argv and run the subcommand; returns the exit code. */
 static int run(int argc, char **argv, int rank)
 {
+    /* a subcommand with its own options takes the rest of the line */
+    const command *own = argc > 1 ? find_command(argv[1]) : NULL;
+    if (own && own->main)
+        return own->main(MPI_COMM_WORLD, argc - 1, argv + 1);
     /* --help and --version win over everything else on the line (not as --set's argument). */
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--set")) {
@@ -205,7 +223,13 @@ static int run(int argc, char **argv, int rank)
     const command *cmd = NULL;
     if (c.npos > 0) {
         cmd = find_command(pos[0]);
-        if (cmd) {
+        if (cmd && cmd->main) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "'%s' must be the first argument: trainer %s --help",
+                     cmd->name, cmd->name);
+            code = usage_error(rank, msg, NULL);
+            cmd = NULL;
+        } else if (cmd) {
             c.pos++;
             c.npos--;
         } else {
@@ -221,12 +245,12 @@ static int run(int argc, char **argv, int rank)
             } else {
                 char msg[256], word[80];
                 snprintf(word, sizeof word, " %.60s ", pos[0]);
-                if (strstr(" predict evaluate info ", word))
+                if (strstr(" info ", word))
                     snprintf(msg, sizeof msg, "command '%.60s' is planned but not in this "
-                             "version (commands: train)", pos[0]);
+                             "version (commands: train, predict, evaluate)", pos[0]);
                 else
-                    snprintf(msg, sizeof msg, "unknown command '%.60s' (commands: train; or give "
-                             "a config file such as ./%.60s)", pos[0], pos[0]);
+                    snprintf(msg, sizeof msg, "unknown command '%.60s' (commands: train, predict, "
+                             "evaluate; or give a config file such as ./%.60s)", pos[0], pos[0]);
                 code = usage_error(rank, msg, NULL);
             }
         }

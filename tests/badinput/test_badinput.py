@@ -187,10 +187,10 @@ case("cli_bad_flag", 2, r"--bogus", usage=True)(lambda d: (good(d), ["--bogus"] 
 case("cli_two_configs", 2, r"usage: ", usage=True)(lambda d: (good(d), cfg(d) + ["c.ini"])[1])
 
 # subcommands (issue 11): an unknown or planned one, and `train` without its config
-case("cli_unknown_command", 2, r"unknown command 'trian' \(commands: train; or give a config "
-     r"file such as \./trian\)", usage=True)(lambda d: (good(d), ["trian"] + cfg(d))[1])
-case("cli_planned_command", 2, r"command 'predict' is planned but not in this version",
-     usage=True)(lambda d: (good(d), ["predict", "--model", "model.h5"])[1])
+case("cli_unknown_command", 2, r"unknown command 'trian' \(commands: train, predict, evaluate; "
+     r"or give a config file such as \./trian\)", usage=True)(lambda d: (good(d), ["trian"] + cfg(d))[1])
+case("cli_planned_command", 2, r"command 'info' is planned but not in this version",
+     usage=True)(lambda d: (good(d), ["info", "model.h5"])[1])
 case("cli_train_no_config", 2, r"no config file given", usage=True)(
     lambda d: (good(d), ["train", "--quiet"])[1])
 case("cli_train_two_configs", 2, r"more than one config file: 'c\.ini'", usage=True)(
