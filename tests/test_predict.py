@@ -318,7 +318,9 @@ if ref:
     check_isa_paths("digits", digits, dg_test, "x", ref)
 small = path("small.h5")
 tied_data(small, 5, 4, 0, seed=3)   # m = 5 < N·B: ranks without rows
-check_predict("m5", write_model(path("m5_model.h5"), [0.5, -1, 2, 0.25], -0.3), small, "x")
+m5 = write_model(path("m5_model.h5"), [0.5, -1, 2, 0.25], -0.3)
+check_predict("m5", m5, small, "x")
+check_evaluate("m5", m5, small, ranks=(1, 3))  # the AUC ring through ranks without rows
 
 check_evaluate("example", example, bc_test)
 check_evaluate("digits", digits, dg_test)
