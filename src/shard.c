@@ -332,10 +332,10 @@ DEFINE_SCAN(float, f32, 1)
 DEFINE_SCAN(double, f64, 1)
 
 /* Labels: {0, 1} for the binary model; integers 0 … K−1 for softmax (classes = K given, or
- * −1: K = the largest label + 1 over all ranks).  Sets s->classes.  Collective; returns an
- * agreed code. */
+ * −1: K = the largest label + 1 over all ranks).  Sets s->classes.  who (or NULL) names the
+ * model that expects the labels, for the message.  Collective; returns an agreed code. */
 static int check_labels(MPI_Comm comm, const char *path, const char *yname, int64_t classes,
-                        dz_shard *s, dz_err *e)
+                        const char *who, dz_shard *s, dz_err *e)
 {
     int64_t bad_row = -1, ymax = -1;
     double bad = 0;
@@ -351,8 +351,9 @@ static int check_labels(MPI_Comm comm, const char *path, const char *yname, int6
         }
     }
     if (bad_row >= 0 && classes == 0)
-        dz_fail(e, DZ_EDATA, "%s: label %s[%lld] = %.17g; labels must be 0 or 1", path, yname,
-                (long long)bad_row, bad);
+        dz_fail(e, DZ_EDATA, "%s: label %s[%lld] = %.17g; labels must be 0 or 1%s%s%s", path,
+                yname, (long long)bad_row, bad, who ? " (" : "", who ? who : "",
+                who ? " is a binary logistic model)" : "");
     else if (bad_row >= 0 && classes > 0)
         dz_fail(e, DZ_EDATA, "%s: label %s[%lld] = %.17g; softmax labels must be integers 0 ... "
                 "%lld (the model has %lld classes)", path, yname, (long long)bad_row, bad,
@@ -597,7 +598,7 @@ int dz_shard_load_req(MPI_Comm comm, const dz_shard_req *r, dz_shard *s, dz_err 
 
     /* 4. validate and summarise */
     t0 = MPI_Wtime();
-    int code = yname ? check_labels(comm, path, yname, r->classes, s, e) : DZ_OK;
+    int code = yname ? check_labels(comm, path, yname, r->classes, r->expect_what, s, e) : DZ_OK;
     if (code == DZ_OK)
         code = scan(comm, path, xname, yname, s, e);
     s->scan_s = MPI_Wtime() - t0;

@@ -374,7 +374,8 @@ bad("not_a_model", 3, r"not a dztrain model file: its format attribute is missin
     P + ["--model", dg_test, "--data", dg_test])
 bad("model_missing", 3, r"nothere\.h5: cannot read model file \(no such file\)",
     P + ["--model", path("nothere.h5"), "--data", dg_test])
-bad("labels_gt1_logistic", 3, r"label y\[\d+\] = 2; labels must be 0 or 1",
+bad("labels_gt1_logistic", 3, r"label y\[\d+\] = 2; labels must be 0 or 1 \(the model "
+    r"'.*tie_bin_model\.h5' is a binary logistic model\)",
     ["evaluate", "--model", m_bin, "--data", labels3, "--x", "x", "--y", "y"])
 k2 = write_model(path("k2.h5"), np.ones((2, 4)), [0.0, 0.0], K=2)
 bad("label_ge_K", 3, r"label y\[\d+\] = 2; softmax labels must be integers 0 \.\.\. 1",

@@ -74,7 +74,8 @@ typedef struct dz_shard_req {
     int64_t classes;          /* as dz_shard_load's (unused without labels) */
     int64_t expect_d;         /* > 0: a file with another d is refused at the inspection,
                                  before any row is read (DZ_EDATA) */
-    const char *expect_what;  /* who expects it, for that message ("the model 'm.h5'") */
+    const char *expect_what;  /* who expects d and the labels, for the messages ("the model
+                                 'm.h5'"); NULL for dz_shard_load */
 } dz_shard_req;
 
 /* dz_shard_load with a request (dz_shard_load(...) is this with yname set and no expect_d).
