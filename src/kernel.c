@@ -170,7 +170,7 @@ void dz_block_sgrad_ref(const dz_shard *s, int64_t i0, int64_t n, int64_t K, con
                         const double *bv, double scale, const double *hva, double *out)
 {
     const int64_t d = s->d;
-    double *z = malloc((size_t)K * sizeof(double));
+    double *z = calloc((size_t)K, sizeof(double));
     if (!z)
         return;
     memset(out, 0, (size_t)(K * d + K + 1) * sizeof(double));
