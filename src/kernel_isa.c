@@ -554,7 +554,7 @@ static void smax_tile(const double *z, int64_t nr, int64_t K, const double *bv, 
     }                                                                                        \
     /* G (K × d) += Cᵀ X over nr rows, each element's fma chain in row order */             \
     static void sscatter_##SUF(const T *x0, int64_t nr, int64_t d, int64_t K, const double *C, \
-                               double *G)                                                    \
+                               double *G, const T *nx, int64_t nnr)                          \
     {                                                                                        \
         const int64_t dv = d / VW * VW; /* vector part of j */                               \
         for (int64_t k0 = 0; k0 < K; k0 += SM_SKB) {                                         \
@@ -562,8 +562,13 @@ static void smax_tile(const double *z, int64_t nr, int64_t K, const double *bv, 
             const double *Ck = C + k0 * SM_RT;                                               \
             double *Gk = G + k0 * d;                                                         \
             int64_t j = 0;                                                                   \
-            for (; j + SM_SJB * VW <= dv; j += SM_SJB * VW)                                  \
-                SWITCH_KB(kb, sscatJ, _##SUF, x0, nr, d, Ck, Gk, j)                                  \
+            for (; j + SM_SJB * VW <= dv; j += SM_SJB * VW) {                                \
+                if (k0 == 0) /* the next tile's rows at these columns, from memory */        \
+                    for (int64_t r = 0; r < nnr; r++)                                        \
+                        for (size_t o = 0; o < SM_SJB * VW * sizeof(T); o += 64)             \
+                            __builtin_prefetch((const char *)(nx + r * d + j) + o, 0, 2);    \
+                SWITCH_KB(kb, sscatJ, _##SUF, x0, nr, d, Ck, Gk, j)                          \
+            }                                                                                \
             for (; j < dv; j += VW)                                                          \
                 SWITCH_KB(kb, sscat1, _##SUF, x0, nr, d, Ck, Gk, j)                                  \
         }                                                                                    \
@@ -590,7 +595,8 @@ static void smax_tile(const double *z, int64_t nr, int64_t K, const double *bv, 
             for (int64_t k = 0; k < K; k++)                                                  \
                 for (int64_t r = 0; r < nr; r++)                                             \
                     sb[k] += c[k * SM_RT + r];                                               \
-            sscatter_##SUF(x + i * d, nr, d, K, c, out);                                     \
+            const int64_t nnr = n - i - nr < SM_RT ? n - i - nr : SM_RT;                     \
+            sscatter_##SUF(x + i * d, nr, d, K, c, out, x + (i + nr) * d, nnr);              \
         }                                                                                    \
         out[K * d + K] = sloss;                                                              \
     }                                                                                        \
