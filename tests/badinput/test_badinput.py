@@ -10,7 +10,7 @@ Table-driven: each case builds its inputs in a scratch folder (h5py/numpy), runs
       exactly one "dztrain: rank R: ..." error line is printed (usage cases: one "usage:"),
   (e) no MPI_ABORT / signal / backtrace / HDF5 error-stack noise (unless the case allows
       an abort), and
-  (f) no model file is written.
+  (f) no model (or pred.h5 / metrics JSON) file is written.
 Each case counts once in the summary: "badinput: P passed, F failed".
 
 Usage: test_badinput.py --ranks N [--only REGEX] [--list] [-v]
@@ -450,6 +450,55 @@ data_case("softmax_too_large_memory", 2, r"softmax model too large: 1048576 clas
           body=SOFTMAX + "classes = 1048576\n")
 
 
+# predict and evaluate: a model file written here as the trainer writes one (no training)
+def model_file(d, name="m.h5", n=D, K=0, drop=None):
+    with h5py.File(os.path.join(d, name), "w") as f:
+        if K:
+            f["W"] = np.ones((K, n))
+            f["b"] = np.zeros(K)
+            f.attrs.create("classes", K, dtype="int64")
+        else:
+            f["w"] = np.ones(n)
+            f["b"] = np.float64(0)
+        f.attrs["format"] = np.bytes_("dztrain-model-1")
+        f.attrs.create("scale", 1.0, dtype="float64")
+        f.attrs.create("config_hash", 1, dtype="uint64")
+        f.attrs.create("data_checksum", 2, dtype="uint64")
+        if drop:
+            del f[drop]
+
+
+def scoring_case(name, code, frag, args, model=None, data=None):
+    """`trainer predict|evaluate ...` on good data (train.h5) and model m.h5 unless given."""
+    def setup(d):
+        (data or good)(d)
+        (model or model_file)(d)
+        return args
+    CASES.append(Case(name, code, frag, setup))
+
+
+PRED = ["predict", "--model", "m.h5", "--data", "train.h5", "--x", X, "--out", "pred.h5"]
+EVAL = ["evaluate", "--model", "m.h5", "--data", "train.h5", "--x", X, "--y", Y]
+scoring_case("predict_model_missing_b", 3, r"model dataset 'b' \(a scalar\) is missing", PRED,
+             model=lambda d: model_file(d, drop="b"))
+scoring_case("predict_model_missing_W", 3, r"model dataset 'W' \(K, d\) is missing", PRED,
+             model=lambda d: model_file(d, K=3, drop="W"))
+scoring_case("predict_wrong_d", 3, r"have d = 4 values per row, but the model 'm\.h5' has d = 5",
+             PRED, model=lambda d: model_file(d, n=5))
+scoring_case("predict_not_a_model", 3, r"not a dztrain model file: its format attribute is missing",
+             PRED, model=lambda d: good(d, "m.h5"))
+scoring_case("predict_out_unwritable", 5, r"predict --out 'nodir/pred\.h5': cannot create files",
+             PRED[:-1] + ["nodir/pred.h5"])
+scoring_case("evaluate_labels_gt1_logistic", 3, r"label train_set_y\[39\] = 2; labels must be 0 "
+             r"or 1 \(the model 'm\.h5' is a binary logistic model\)", EVAL,
+             data=lambda d: h5(d, **{X: feats(), Y: bad_labels(2, "uint8")}))
+scoring_case("evaluate_label_ge_K", 3, r"label train_set_y\[39\] = 3; softmax labels must be "
+             r"integers 0 \.\.\. 2", EVAL, model=lambda d: model_file(d, K=3),
+             data=lambda d: h5(d, **{X: feats(), Y: bad_labels(3, "uint8")}))
+scoring_case("evaluate_json_unwritable", 5, r"evaluate --json 'nodir/e\.json': cannot create files",
+             EVAL + ["--json", "nodir/e.json"])
+
+
 # training
 # Features 1e150, mostly positive labels, lr 1e300: J(w_0) = log 2 and the gradient
 # (about -2.5e149 per weight) are finite, the first update overflows w, so iteration 1 is NaN/Inf.
@@ -486,9 +535,9 @@ def judge(c, code, out, err, secs, d):
     noise = NOISE.findall(both)
     if noise and not c.abort_ok:
         probs.append("noise in output: %s" % sorted(set(noise)))
-    left = [f for f in os.listdir(d) if f.startswith("model.h5")]
+    left = [f for f in os.listdir(d) if f.startswith(("model.h5", "pred.h5", "e.json"))]
     if left:
-        probs.append("model file(s) written: %s" % left)
+        probs.append("output file(s) written: %s" % left)
     return probs
 
 
