@@ -277,6 +277,9 @@ DEFINE_KERNELS(double, f64, load_f64)
  * order), Σ_r c_rk and Σ loss.  H·v: with A saved at the point and u = b_v + V x/scale,
  * c_k = a_k (u_k − Σ_l a_l u_l), the multinomial Hessian (diag(a) − a aᵀ) applied to u.
  *
+ * Tiles of SM_RG (32) rows: the logits of all of them, then their softmax 8 rows at a time
+ * (one row per lane), then one scatter over all of them.  A W block is reused by the 8 row
+ * blocks of a tile while it is in L1, and the scatter's gradient tile by 32 rows.
  * Register blocking: the logits of SM_RB rows × SM_KB classes are held in SM_RB·SM_KB vector
  * accumulators (x widened once per load, reused across the classes); the scatter holds a
  * tile of SM_SKB classes × SM_SJB vectors of G in registers over the tile's rows, each row's
@@ -296,7 +299,11 @@ DEFINE_KERNELS(double, f64, load_f64)
 #define SM_SKB 2
 #define SM_SJB 2
 #endif
-#define SM_RT DZ_SM_TILE /* = VW: a tile's rows are the lanes of the per-row arithmetic */
+#define SM_RT VW         /* rows of one lane group: the lanes of the per-row arithmetic */
+#define SM_RG DZ_SM_TILE /* rows of a tile: DZ_SM_TILE / SM_RT lane groups */
+/* A tile's scratch (logits z, coefficients c) is class-major per lane group: row r, class k of
+ * a tile with K classes sits at ZI(r, k, K). */
+#define ZI(r, k, K) ((r) / SM_RT * (K) * SM_RT + (k) * SM_RT + (r) % SM_RT)
 
 /* e^x for 8 lanes of x <= 0: per lane exactly dz_exp_neg's operations (so the same bits),
  * with 2^k made from the bits of k; lanes below −745.2, NaN or with a subnormal result go
@@ -476,12 +483,12 @@ static void smax_tile(const double *z, int64_t nr, int64_t K, const double *bv, 
             }                                                                                \
     }
 
-/* G[k][j + l] += Σ_r C[k·SM_RT + r] x_r[j + l] for KB classes (G, C at the first) and
+/* G[k][j + l] += Σ_r C[ZI(r, k, K)] x_r[j + l] for KB classes (G, C at the first) and
  * l < JB·VW, the rows in order: the gradient tile stays in registers over the rows, each
  * row's x vectors are widened once and serve the KB classes. */
 #define DEFINE_SSCAT(T, SUF, LOAD, NAME, KB, JB)                                             \
-    static inline void NAME##_##SUF(const T *x0, int64_t nr, int64_t d, const double *C,    \
-                                    double *G, int64_t j)                                    \
+    static inline void NAME##_##SUF(const T *x0, int64_t nr, int64_t d, int64_t K,          \
+                                    const double *C, double *G, int64_t j)                   \
     {                                                                                        \
         vd g[KB][JB];                                                                        \
         for (int k = 0; k < KB; k++)                                                         \
@@ -492,7 +499,7 @@ static void smax_tile(const double *z, int64_t nr, int64_t K, const double *bv, 
             for (int v = 0; v < JB; v++)                                                     \
                 xv[v] = LOAD(x0 + r * d + j + v * VW);                                       \
             for (int k = 0; k < KB; k++) {                                                   \
-                vd c = splat(C[k * SM_RT + r]);                                              \
+                vd c = splat(C[ZI(r, k, K)]);                                                \
                 for (int v = 0; v < JB; v++)                                                 \
                     g[k][v] = vfma(c, xv[v], g[k][v]);                                       \
             }                                                                                \
@@ -533,24 +540,23 @@ static void smax_tile(const double *z, int64_t nr, int64_t K, const double *bv, 
     DEFINE_SSCAT(T, SUF, LOAD, sscat13, 3, 1)                                                \
     DEFINE_SSCAT(T, SUF, LOAD, sscat14, 4, 1)                                                \
     DEFINE_SSCAT(T, SUF, LOAD, sscat15, 5, 1)                                                \
-    /* z (K × SM_RT) = raw logits of nr <= SM_RT rows; lanes r >= nr zero */                 \
+    /* z = raw logits of nr <= SM_RG rows (at ZI); lanes past nr in the last group zero.   \
+     * A row block (SM_RB divides SM_RT) never straddles two lane groups. */                  \
     static void slogits_##SUF(const T *x0, int64_t nr, int64_t d, int64_t K, const double *W, \
                               double *z)                                                     \
     {                                                                                        \
         for (int64_t k0 = 0; k0 < K; k0 += SM_KB) {                                          \
             const int64_t kb = K - k0 < SM_KB ? K - k0 : SM_KB;                              \
             const double *Wk = W + k0 * d;                                                   \
-            double *zk = z + k0 * SM_RT;                                                     \
             int64_t r = 0;                                                                   \
             for (; r + SM_RB <= nr; r += SM_RB)                                              \
-                SWITCH_KB(kb, sdotR, _##SUF, x0 + r * d, d, Wk, zk + r)                              \
+                SWITCH_KB(kb, sdotR, _##SUF, x0 + r * d, d, Wk, z + ZI(r, k0, K))            \
             for (; r < nr; r++)                                                              \
-                SWITCH_KB(kb, sdot1, _##SUF, x0 + r * d, d, Wk, zk + r)                              \
+                SWITCH_KB(kb, sdot1, _##SUF, x0 + r * d, d, Wk, z + ZI(r, k0, K))            \
         }                                                                                    \
-        if (nr < SM_RT)                                                                      \
+        for (int64_t r = nr; r % SM_RT; r++)                                                 \
             for (int64_t k = 0; k < K; k++)                                                  \
-                for (int64_t r = nr; r < SM_RT; r++)                                         \
-                    z[k * SM_RT + r] = 0;                                                    \
+                z[ZI(r, k, K)] = 0;                                                          \
     }                                                                                        \
     /* G (K × d) += Cᵀ X over nr rows, each element's fma chain in row order */             \
     static void sscatter_##SUF(const T *x0, int64_t nr, int64_t d, int64_t K, const double *C, \
@@ -559,7 +565,7 @@ static void smax_tile(const double *z, int64_t nr, int64_t K, const double *bv, 
         const int64_t dv = d / VW * VW; /* vector part of j */                               \
         for (int64_t k0 = 0; k0 < K; k0 += SM_SKB) {                                         \
             const int64_t kb = K - k0 < SM_SKB ? K - k0 : SM_SKB;                            \
-            const double *Ck = C + k0 * SM_RT;                                               \
+            const double *Ck = C + k0 * SM_RT; /* ZI(r, k, K) below is relative to it */   \
             double *Gk = G + k0 * d;                                                         \
             int64_t j = 0;                                                                   \
             for (; j + SM_SJB * VW <= dv; j += SM_SJB * VW) {                                \
@@ -567,16 +573,16 @@ static void smax_tile(const double *z, int64_t nr, int64_t K, const double *bv, 
                     for (int64_t r = 0; r < nnr; r++)                                        \
                         for (size_t o = 0; o < SM_SJB * VW * sizeof(T); o += 64)             \
                             __builtin_prefetch((const char *)(nx + r * d + j) + o, 0, 2);    \
-                SWITCH_KB(kb, sscatJ, _##SUF, x0, nr, d, Ck, Gk, j)                          \
+                SWITCH_KB(kb, sscatJ, _##SUF, x0, nr, d, K, Ck, Gk, j)                       \
             }                                                                                \
             for (; j < dv; j += VW)                                                          \
-                SWITCH_KB(kb, sscat1, _##SUF, x0, nr, d, Ck, Gk, j)                                  \
+                SWITCH_KB(kb, sscat1, _##SUF, x0, nr, d, K, Ck, Gk, j)                       \
         }                                                                                    \
         for (int64_t j = dv; j < d; j++)                                                     \
             for (int64_t k = 0; k < K; k++) {                                                \
                 double g = G[k * d + j];                                                     \
                 for (int64_t r = 0; r < nr; r++)                                             \
-                    g = fma(C[k * SM_RT + r], (double)x0[r * d + j], g);                     \
+                    g = fma(C[ZI(r, k, K)], (double)x0[r * d + j], g);                       \
                 G[k * d + j] = g;                                                            \
             }                                                                                \
     }                                                                                        \
@@ -585,17 +591,19 @@ static void smax_tile(const double *z, int64_t nr, int64_t K, const double *bv, 
                             const double *hva, double *asave, double *scr)                   \
     {                                                                                        \
         memset(out, 0, (size_t)(K * d + K + 1) * sizeof(double));                            \
-        double *z = scr, *c = scr + SM_RT * K, *sb = out + K * d, sloss = 0;                 \
-        int64_t pred[SM_RT];                                                                 \
-        for (int64_t i = 0; i < n; i += SM_RT) {                                             \
-            const int64_t nr = n - i < SM_RT ? n - i : SM_RT;                                \
+        double *z = scr, *c = scr + SM_RG * K, *sb = out + K * d, sloss = 0;                 \
+        int64_t pred[SM_RG];                                                                 \
+        for (int64_t i = 0; i < n; i += SM_RG) {                                             \
+            const int64_t nr = n - i < SM_RG ? n - i : SM_RG;                                \
             slogits_##SUF(x + i * d, nr, d, K, W, z);                                        \
-            smax_tile(z, nr, K, bv, scale, y + i, hva ? hva + i * K : NULL,                  \
-                      asave ? asave + i * K : NULL, c, &sloss, pred);                        \
+            for (int64_t g = 0; g < nr; g += SM_RT) /* lane groups, in row order */          \
+                smax_tile(z + g * K, nr - g < SM_RT ? nr - g : SM_RT, K, bv, scale, y + i + g, \
+                          hva ? hva + (i + g) * K : NULL, asave ? asave + (i + g) * K : NULL, \
+                          c + g * K, &sloss, pred + g);                                      \
             for (int64_t k = 0; k < K; k++)                                                  \
                 for (int64_t r = 0; r < nr; r++)                                             \
-                    sb[k] += c[k * SM_RT + r];                                               \
-            const int64_t nnr = n - i - nr < SM_RT ? n - i - nr : SM_RT;                     \
+                    sb[k] += c[ZI(r, k, K)];                                                 \
+            const int64_t nnr = n - i - nr < SM_RG ? n - i - nr : SM_RG;                     \
             sscatter_##SUF(x + i * d, nr, d, K, c, out, x + (i + nr) * d, nnr);              \
         }                                                                                    \
         out[K * d + K] = sloss;                                                              \
@@ -605,12 +613,14 @@ static void smax_tile(const double *z, int64_t nr, int64_t K, const double *bv, 
                             int conf, double *scr)                                           \
     {                                                                                        \
         memset(out, 0, (size_t)(conf ? 2 + K * K : 2) * sizeof(double));                    \
-        double *z = scr, *c = scr + SM_RT * K, sloss = 0;                                    \
-        int64_t pred[SM_RT];                                                                 \
-        for (int64_t i = 0; i < n; i += SM_RT) {                                             \
-            const int64_t nr = n - i < SM_RT ? n - i : SM_RT;                                \
+        double *z = scr, *c = scr + SM_RG * K, sloss = 0;                                    \
+        int64_t pred[SM_RG];                                                                 \
+        for (int64_t i = 0; i < n; i += SM_RG) {                                             \
+            const int64_t nr = n - i < SM_RG ? n - i : SM_RG;                                \
             slogits_##SUF(x + i * d, nr, d, K, W, z);                                        \
-            smax_tile(z, nr, K, bv, scale, y + i, NULL, NULL, c, &sloss, pred);              \
+            for (int64_t g = 0; g < nr; g += SM_RT)                                          \
+                smax_tile(z + g * K, nr - g < SM_RT ? nr - g : SM_RT, K, bv, scale, y + i + g, \
+                          NULL, NULL, c + g * K, &sloss, pred + g);                          \
             for (int64_t r = 0; r < nr; r++) {                                               \
                 const int64_t yi = (int64_t)y[i + r];                                        \
                 out[1] += pred[r] == yi;                                                     \
@@ -644,11 +654,13 @@ DEFINE_SOFTMAX(double, f64, load_f64)
                                int64_t *label, double *scr)                                  \
     {                                                                                        \
         static const double y0[SM_RT]; /* labels are not used: the loss is discarded */     \
-        double *z = scr, *c = scr + SM_RT * K, sloss = 0;                                    \
-        for (int64_t i = 0; i < n; i += SM_RT) {                                             \
-            const int64_t nr = n - i < SM_RT ? n - i : SM_RT;                                \
+        double *z = scr, *c = scr + SM_RG * K, sloss = 0;                                    \
+        for (int64_t i = 0; i < n; i += SM_RG) {                                             \
+            const int64_t nr = n - i < SM_RG ? n - i : SM_RG;                                \
             slogits_##SUF(x + i * d, nr, d, K, W, z);                                        \
-            smax_tile(z, nr, K, bv, scale, y0, NULL, proba + i * K, c, &sloss, label + i);   \
+            for (int64_t g = 0; g < nr; g += SM_RT)                                          \
+                smax_tile(z + g * K, nr - g < SM_RT ? nr - g : SM_RT, K, bv, scale, y0, NULL, \
+                          proba + (i + g) * K, c + g * K, &sloss, label + i + g);            \
         }                                                                                    \
     }
 

@@ -35,7 +35,7 @@ struct dz_kernel_isa {
                      const double *bv, double scale, double *proba, int64_t *label, double *scr);
 };
 
-#define DZ_SM_TILE 8 /* rows whose logits are computed together (every path) */
+#define DZ_SM_TILE 32 /* softmax rows per tile: logits computed together, then scattered */
 
 extern const dz_kernel_isa dz_isa_generic;
 #if defined(__x86_64__)
