@@ -311,23 +311,16 @@ DEFINE_KERNELS(double, f64, load_f64)
 typedef int64_t vl __attribute__((vector_size(VW * 8)));
 static inline vd vexp_neg(vd x)
 {
-    const double shifter = 6755399441055744.0;
-    vd kd = (x * splat(1.4426950408889634) + splat(shifter)) - splat(shifter);
-    vd r = vfma(-kd, splat(0.6931471805599453), x);
-    r = vfma(-kd, splat(2.3190468138462996e-17), r);
-    static const double c[14] = {1.6059043836821613e-10, 2.08767569878681e-09,
-                                 2.505210838544172e-08,  2.7557319223985893e-07,
-                                 2.755731922398589e-06,  2.48015873015873e-05,
-                                 0.0001984126984126984,  0.001388888888888889,
-                                 0.008333333333333333,   0.041666666666666664,
-                                 0.16666666666666666,    0.5, 1.0, 1.0};
-    vd p = splat(c[0]);
+    vd kd = (x * splat(DZ_INV_LN2) + splat(DZ_SHIFTER)) - splat(DZ_SHIFTER);
+    vd r = vfma(-kd, splat(DZ_LN2_HI), x);
+    r = vfma(-kd, splat(DZ_LN2_LO), r);
+    vd p = splat(dz_exp_c[0]);
     for (int i = 1; i < 14; i++)
-        p = vfma(p, r, splat(c[i]));
-    vd t = kd + splat(shifter); /* exact: k in the low bits */
+        p = vfma(p, r, splat(dz_exp_c[i]));
+    vd t = kd + splat(DZ_SHIFTER); /* exact: k in the low bits */
     vl k, sb;
     memcpy(&k, &t, sizeof k);
-    t = splat(shifter);
+    t = splat(DZ_SHIFTER);
     memcpy(&sb, &t, sizeof sb);
     k -= sb;
     vl bits = (k + 1023) << 52;
@@ -342,6 +335,16 @@ static inline vd vexp_neg(vd x)
     return res;
 }
 
+static inline vd vsel(vl m, vd a, vd b) /* m ? a : b per lane */
+{
+    vl x, y;
+    memcpy(&x, &a, sizeof x);
+    memcpy(&y, &b, sizeof y);
+    x = (x & m) | (y & ~m);
+    memcpy(&a, &x, sizeof a);
+    return a;
+}
+
 /* log x for 8 lanes of x >= 1: per lane exactly dz_log_ge1's operations; NaN and +Inf lanes
  * through the scalar one. */
 static inline vd vlog_ge1(vd x)
@@ -354,44 +357,22 @@ static inline vd vlog_ge1(vd x)
     memcpy(&one, &o, sizeof one);
     bits = (bits & 0x000fffffffffffffLL) | one; /* v = x / 2^k in [1, 2) */
     memcpy(&v, &bits, sizeof v);
-    vl big = v > splat(1.4142135623730951);
-    vd half = v * splat(0.5), k1 = k + splat(1.0);
-    vl hv, vv, hk, kk;
-    memcpy(&hv, &half, sizeof hv);
-    memcpy(&vv, &v, sizeof vv);
-    memcpy(&hk, &k1, sizeof hk);
-    memcpy(&kk, &k, sizeof kk);
-    vv = (hv & big) | (vv & ~big);
-    kk = (hk & big) | (kk & ~big);
-    memcpy(&v, &vv, sizeof v);
-    memcpy(&k, &kk, sizeof k);
+    const vl big = v > splat(1.4142135623730951);
+    v = vsel(big, v * splat(0.5), v); /* exact */
+    k = vsel(big, k + splat(1.0), k);
     const vd f = v - splat(1.0);
     const vd sv = f / (splat(2.0) + f), z = sv * sv, hfsq = splat(0.5) * f * f;
-    static const double t[10] = {0.09523809523809523, 0.10526315789473684, 0.11764705882352941,
-                                 0.13333333333333333, 0.15384615384615385, 0.18181818181818182,
-                                 0.2222222222222222,  0.2857142857142857,  0.4,
-                                 0.6666666666666666};
-    vd R = splat(t[0]);
+    vd R = splat(dz_log_t[0]);
     for (int i = 1; i < 10; i++)
-        R = vfma(R, z, splat(t[i]));
+        R = vfma(R, z, splat(dz_log_t[i]));
     R = R * z;
-    const vd lo = vfma(k, splat(2.3190468138462996e-17), splat(0.0));
-    res = vfma(k, splat(0.6931471805599453), -((hfsq - vfma(sv, hfsq + R, lo)) - f));
+    const vd lo = vfma(k, splat(DZ_LN2_LO), splat(0.0));
+    res = vfma(k, splat(DZ_LN2_HI), -((hfsq - vfma(sv, hfsq + R, lo)) - f));
     vl bad = (x < splat(1.79769313486231570e308)) == 0;
     for (int l = 0; l < VW; l++)
         if (bad[l])
             res[l] = dz_log_ge1(x[l]);
     return res;
-}
-
-static inline vd vsel(vl m, vd a, vd b) /* m ? a : b per lane */
-{
-    vl x, y;
-    memcpy(&x, &a, sizeof x);
-    memcpy(&y, &b, sizeof y);
-    x = (x & m) | (y & ~m);
-    memcpy(&a, &x, sizeof a);
-    return a;
 }
 
 /* The coefficients of a tile of nr <= SM_RT rows, one row per lane (each lane runs exactly

@@ -27,6 +27,26 @@
 #include <stdint.h>
 #include <string.h>
 
+/* The constants of both functions, shared with the vector versions in src/kernel_isa.c (which
+ * must apply exactly the same operations per lane). */
+#define DZ_INV_LN2 1.4426950408889634
+#define DZ_LN2_HI 0.6931471805599453
+#define DZ_LN2_LO 2.3190468138462996e-17
+#define DZ_SHIFTER 6755399441055744.0 /* 1.5·2^52: x + it − it rounds x to an integer */
+/* Taylor coefficients of e^r, 1/n! for n = 13 … 0 (Horner order) */
+static const double dz_exp_c[14] = {1.6059043836821613e-10, 2.08767569878681e-09,
+                                    2.505210838544172e-08,  2.7557319223985893e-07,
+                                    2.755731922398589e-06,  2.48015873015873e-05,
+                                    0.0001984126984126984,  0.001388888888888889,
+                                    0.008333333333333333,   0.041666666666666664,
+                                    0.16666666666666666,    0.5, 1.0, 1.0};
+/* 2/(2i+1) for i = 10 … 1: the log series R = z·Σ 2/(2i+1) z^(i−1) (Horner order) */
+static const double dz_log_t[10] = {0.09523809523809523, 0.10526315789473684,
+                                    0.11764705882352941, 0.13333333333333333,
+                                    0.15384615384615385, 0.18181818181818182,
+                                    0.2222222222222222,  0.2857142857142857,
+                                    0.4,                 0.6666666666666666};
+
 static inline double dz_pow2i(int64_t k) /* 2^k for −1022 <= k <= 1023 */
 {
     uint64_t b = (uint64_t)(k + 1023) << 52;
@@ -39,21 +59,12 @@ static inline double dz_exp_neg(double x)
 {
     if (!(x > -745.2))
         return x != x ? x : 0.0; /* NaN stays NaN */
-    const double inv_ln2 = 1.4426950408889634, ln2_hi = 0.6931471805599453,
-                 ln2_lo = 2.3190468138462996e-17, shifter = 6755399441055744.0;
-    double kd = (x * inv_ln2 + shifter) - shifter; /* round to nearest integer */
-    double r = fma(-kd, ln2_hi, x);
-    r = fma(-kd, ln2_lo, r);
-    /* Taylor coefficients 1/n!, n = 13 … 0, Horner with fma */
-    static const double c[14] = {1.6059043836821613e-10, 2.08767569878681e-09,
-                                 2.505210838544172e-08,  2.7557319223985893e-07,
-                                 2.755731922398589e-06,  2.48015873015873e-05,
-                                 0.0001984126984126984,  0.001388888888888889,
-                                 0.008333333333333333,   0.041666666666666664,
-                                 0.16666666666666666,    0.5, 1.0, 1.0};
-    double p = c[0];
+    double kd = (x * DZ_INV_LN2 + DZ_SHIFTER) - DZ_SHIFTER; /* round to nearest integer */
+    double r = fma(-kd, DZ_LN2_HI, x);
+    r = fma(-kd, DZ_LN2_LO, r);
+    double p = dz_exp_c[0]; /* Horner with fma */
     for (int i = 1; i < 14; i++)
-        p = fma(p, r, c[i]);
+        p = fma(p, r, dz_exp_c[i]);
     int64_t k = (int64_t)kd;
     if (k >= -1021)
         return p * dz_pow2i(k);
@@ -64,19 +75,13 @@ static inline double dz_exp_neg(double x)
  * the argument lost in rounding, divided by it): the tail both logs share. */
 static inline double dz_log_tail(double f, double k, double lo_arg)
 {
-    const double ln2_hi = 0.6931471805599453, ln2_lo = 2.3190468138462996e-17;
     double s = f / (2.0 + f), z = s * s, hfsq = 0.5 * f * f;
-    /* R = z·Σ 2/(2i+1) z^(i−1), i = 1 … 10 */
-    static const double t[10] = {0.09523809523809523, 0.10526315789473684, 0.11764705882352941,
-                                 0.13333333333333333, 0.15384615384615385, 0.18181818181818182,
-                                 0.2222222222222222,  0.2857142857142857,  0.4,
-                                 0.6666666666666666};
-    double R = t[0];
+    double R = dz_log_t[0];
     for (int i = 1; i < 10; i++)
-        R = fma(R, z, t[i]);
+        R = fma(R, z, dz_log_t[i]);
     R = R * z;
-    double lo = fma(k, ln2_lo, lo_arg);
-    return fma(k, ln2_hi, -((hfsq - fma(s, hfsq + R, lo)) - f));
+    double lo = fma(k, DZ_LN2_LO, lo_arg);
+    return fma(k, DZ_LN2_HI, -((hfsq - fma(s, hfsq + R, lo)) - f));
 }
 
 static inline double dz_log1p01(double e)
