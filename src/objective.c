@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dz/dzmath.h"
 #include "dz/err.h"
 
 double dz_dot(int64_t n, const double *a, const double *b)
@@ -49,11 +50,13 @@ static double z_bound(const dz_obj *o, const dz_shard *s, const double *p)
 }
 
 /* A bound (2x margin) of Σ loss over `rows` rows: loss <= |z| + log 2 (binary), loss <=
- * 2 max|z_k| + log K (softmax). */
+ * 2 max|z_k| + log K (softmax).  log K by dz_log_ge1, not libm: the bound sets the exact
+ * sum's fixed-point scale, which must be the same on every machine. */
 static double loss_bound(const dz_obj *o, double rows, double zb)
 {
     zb = isfinite(zb) ? zb : 0.0; /* a non-finite z is caught by the flag */
-    return o->K ? 2.0 * rows * (2.0 * zb + log((double)o->K) + 1.0) : 2.0 * rows * (zb + 1.0);
+    return o->K ? 2.0 * rows * (2.0 * zb + dz_log_ge1((double)o->K) + 1.0)
+                : 2.0 * rows * (zb + 1.0);
 }
 
 int dz_obj_init(dz_obj *o, MPI_Comm comm, const dz_shard *s, const dz_config *cfg,
