@@ -84,7 +84,10 @@ void dz_logistic(double z, double y, double *a, double *loss)
     current()->logistic(z, y, a, loss);
 }
 
-int64_t dz_kernel_predict_scratch(int64_t K) { return K ? 2 * DZ_SM_TILE * K : 1; }
+int64_t dz_kernel_scratch(int64_t K) { return K ? 2 * DZ_SM_TILE * K : 1; }
+
+/* Doubles of one thread's block partial: the larger of a gradient and an evaluation block. */
+static int64_t blk_len(const dz_work *wk) { return wk->nsum > wk->neval ? wk->nsum : wk->neval; }
 
 void dz_kernel_predict(const dz_kernel_isa *isa, const dz_shard *s, int64_t i0, int64_t n,
                        int64_t K, const double *w, const double *bv, double scale,
@@ -160,7 +163,7 @@ void dz_block_sgrad(const dz_shard *s, int64_t i0, int64_t n, int64_t K, const d
                     const double *bv, double scale, double *out, const double *hva,
                     double *asave)
 {
-    double *scr = malloc((size_t)(2 * DZ_SM_TILE * K) * sizeof(double));
+    double *scr = malloc((size_t)dz_kernel_scratch(K) * sizeof(double));
     if (scr)
         current()->sgrad(s, i0, n, K, W, bv, scale, out, hva, asave, scr);
     free(scr);
@@ -234,9 +237,8 @@ int dz_work_init(dz_work *wk, int64_t d, int64_t K, int nthreads, int repro)
     wk->K = K;
     wk->nsum = K ? K * d + K + 1 : d + 2;
     wk->neval = K ? (K <= DZ_CONF_MAX_K ? 2 + K * K : 2) : 2;
-    const int64_t nblk = wk->nsum > wk->neval ? wk->nsum : wk->neval;
-    wk->blk = malloc((size_t)nthreads * (size_t)nblk * sizeof(double));
-    wk->scr = malloc((size_t)nthreads * (size_t)(K ? 2 * DZ_SM_TILE * K : 1) * sizeof(double));
+    wk->blk = malloc((size_t)nthreads * (size_t)blk_len(wk) * sizeof(double));
+    wk->scr = malloc((size_t)nthreads * (size_t)dz_kernel_scratch(K) * sizeof(double));
     wk->grad = calloc((size_t)nthreads, sizeof(dz_acc));
     wk->eval = calloc((size_t)nthreads, sizeof(dz_acc));
     wk->repro = repro;
@@ -287,8 +289,7 @@ void dz_kernel_run(const dz_shard *s, dz_work *wk, const dz_pass *ps)
 {
     dz_acc *accs = ps->mode == DZ_PASS_EVAL ? wk->eval : ps->mode == DZ_PASS_HV ? wk->hv : wk->grad;
     const int64_t B = s->block_rows, n = accs[0].n;
-    const int64_t nblk = wk->nsum > wk->neval ? wk->nsum : wk->neval;
-    const int64_t nscr = wk->K ? 2 * DZ_SM_TILE * wk->K : 0;
+    const int64_t nblk = blk_len(wk), nscr = dz_kernel_scratch(wk->K);
     const int64_t nblocks = ps->blocks ? ps->nblocks : (s->rows + B - 1) / B;
     int team = 1;
 #pragma omp parallel num_threads(wk->nthreads)

@@ -59,6 +59,8 @@ static double loss_bound(const dz_obj *o, double rows, double zb)
                 : 2.0 * rows * (zb + 1.0);
 }
 
+int64_t dz_obj_nparams(int64_t d, int64_t K) { return (K ? K : 1) * (d + 1); }
+
 int dz_obj_init(dz_obj *o, MPI_Comm comm, const dz_shard *s, const dz_config *cfg,
                 int nthreads, int want_hv, const volatile sig_atomic_t *stop_signal)
 {
@@ -73,7 +75,7 @@ int dz_obj_init(dz_obj *o, MPI_Comm comm, const dz_shard *s, const dz_config *cf
     o->K = s->classes;
     o->nk = o->K ? o->K : 1;
     o->npen = o->nk * o->d;
-    o->n = o->npen + o->nk;
+    o->n = dz_obj_nparams(o->d, o->K);
     o->tot = malloc((size_t)(o->n + 1) * sizeof(double));
     int bad = !o->tot || dz_work_init(&o->wk, o->d, o->K, nthreads, cfg->reproducible) != 0;
     if (!bad) {

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "dz/binding.h"
+#include "dz/objective.h"
 #include "dz/output.h"
 
 #define DZ_MODEL_FORMAT "dztrain-model-1"
@@ -170,7 +171,7 @@ static int read_model_params(hid_t f, const char *path, dz_model *mo, dz_err *e)
                 (long long)d, (long long)DZ_MAX_FEATURES);
     if (b && e->code == DZ_OK) {
         mo->d = d;
-        mo->n = nk * (d + 1);
+        mo->n = dz_obj_nparams(d, mo->K);
         mo->p = malloc((size_t)mo->n * sizeof(double));
         if (!mo->p)
             dz_fail(e, DZ_ERUNTIME, "out of memory for the model (%lld parameters)", (long long)mo->n);
@@ -265,7 +266,7 @@ int dz_predict_rows(const dz_model *mo, const dz_shard *s, const dz_kernel_isa *
     memset(pr, 0, sizeof *pr);
     pr->rows = s->rows;
     pr->ncol = mo->K ? mo->K : 1;
-    const int64_t nscr = dz_kernel_predict_scratch(mo->K), B = s->block_rows;
+    const int64_t nscr = dz_kernel_scratch(mo->K), B = s->block_rows;
     const int64_t nblocks = (s->rows + B - 1) / B, nr = s->rows ? s->rows : 1;
     pr->proba = malloc((size_t)nr * (size_t)pr->ncol * sizeof(double));
     pr->label = malloc((size_t)nr * sizeof(int64_t));

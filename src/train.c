@@ -298,7 +298,7 @@ int dz_train(MPI_Comm comm, const dz_config *cfg, const dz_run_opts *opts, dz_er
             return e->code;
         }
     }
-    const int64_t d = tr.d, K = tr.classes, n = K ? K * (d + 1) : d + 1;
+    const int64_t d = tr.d, K = tr.classes, n = dz_obj_nparams(d, K);
     int nthreads = bind.nthreads;
     if (check_size(comm, cfg, &tr, nthreads, e) != DZ_OK) {
         dz_shard_free(&tr);

@@ -129,7 +129,7 @@ static uint64_t check_softmax_paths(void)
                 double *W = malloc((size_t)(K * d + K + 1) * sizeof *W);
                 double *out = malloc((size_t)(K * d + K + 1 + K * K + 2) * sizeof *out);
                 double *A = malloc((size_t)(m * K) * sizeof *A);
-                double *scr = malloc((size_t)(2 * DZ_SM_TILE * K) * sizeof *scr);
+                double *scr = malloc((size_t)dz_kernel_scratch(K) * sizeof *scr);
                 for (int64_t j = 0; j < K * d + K + 1; j++)
                     W[j] = (types[ti] == DZ_DTYPE_U8 ? 0.004 : 0.5) * (2 * urand() - 1);
                 uint64_t first = 0;

@@ -122,11 +122,12 @@ const dz_kernel_isa *dz_kernel_isa_get(int k);
  * label[r] = (proba[r] > 0.5).  Softmax (W = K × d, bv = K biases): proba (n × K, row-major)
  * = the row's A as the gradient pass computes it, label[r] = argmax_k of the logits (ties to
  * the lowest k), as the evaluation pass predicts.  isa: the path (NULL = the current one);
- * scr: dz_kernel_predict_scratch(K) doubles.  Not collective. */
+ * scr: dz_kernel_scratch(K) doubles.  Not collective. */
 void dz_kernel_predict(const dz_kernel_isa *isa, const dz_shard *s, int64_t i0, int64_t n,
                        int64_t K, const double *w, const double *bv, double scale,
                        double *proba, int64_t *label, double *scr);
-int64_t dz_kernel_predict_scratch(int64_t K);
+/* Doubles of one thread's scratch for the softmax block kernels (1 for the binary ones). */
+int64_t dz_kernel_scratch(int64_t K);
 
 /* A pass (OpenMP); the result is in accs[0] of its kind, whose bounds the caller has set
  * (the other threads' accumulators share them). */

@@ -69,6 +69,9 @@ typedef struct dz_obj {
     int stop;                        /* a rank asked to stop */
 } dz_obj;
 
+/* Parameters of a model with d features: d + 1 (binary, K = 0) or K·(d + 1) (softmax). */
+int64_t dz_obj_nparams(int64_t d, int64_t K);
+
 /* Not collective (allocation only; the caller agrees on the result). want_hv allocates the
  * curvature buffers and H·v accumulators.  Returns 0, or -1 when memory is short. */
 int dz_obj_init(dz_obj *o, MPI_Comm comm, const dz_shard *s, const dz_config *cfg,
