@@ -218,8 +218,10 @@ static int cross_entropy(MPI_Comm comm, const dz_model *mo, const dz_shard *s, i
     if (dz_obj_init(&o, comm, s, &cfg, nthreads, 0, &never) != 0)
         dz_fail(e, DZ_ERUNTIME, "out of memory for the evaluation pass (d = %lld, %d threads)",
                 (long long)mo->d, nthreads);
-    if (dz_err_agree(comm, e) != DZ_OK)
+    if (dz_err_agree(comm, e) != DZ_OK) {
+        dz_obj_free(&o); /* the ranks whose init succeeded */
         return e->code;
+    }
     double acc;
     dz_obj_evaluate(&o, s, mo->p, out, &acc, NULL);
     dz_obj_free(&o);

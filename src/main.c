@@ -191,13 +191,8 @@ static int run(int argc, char **argv, int rank)
     /* argv has room for every --set and every positional argument */
     const char **sets = calloc((size_t)argc, sizeof *sets);
     const char **pos = calloc((size_t)argc, sizeof *pos);
-    if (!sets || !pos) {
-        free(sets);
-        free(pos);
-        if (rank == 0)
-            fprintf(stderr, "dztrain: out of memory for the command line\n");
-        return DZ_ERUNTIME;
-    }
+    if (!sets || !pos) /* a rank may fail alone: end the job rather than leave the others waiting */
+        dz_fatal(MPI_COMM_WORLD, DZ_ERUNTIME, "out of memory for the command line");
     cli c = {pos, 0, sets, 0, {0, 0, 0}};
     const char *bad_option = NULL; /* reported after the subcommand, which matters more */
     int code = DZ_OK;

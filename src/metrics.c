@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dz/dzmath.h"
 #include "dz/reduce.h"
 
 /* ---- counts ------------------------------------------------------------------------------ */
@@ -105,9 +106,13 @@ static int log_loss(MPI_Comm comm, const dz_shard *s, const dz_pred *pr, double 
     dz_acc a;
     if (dz_acc_init(&a, 1, 1) != 0)
         dz_fail(e, DZ_ERUNTIME, "out of memory for the log-loss sum");
-    DZ_TRY(dz_err_agree(comm, e));
-    /* a row's term is at most −log(ε / (1 + ncol·ε)) < 37 */
-    dz_acc_set_bound(&a, 0, 2.0 * (double)s->m * (40.0 + log((double)pr->ncol + 1.0)));
+    if (dz_err_agree(comm, e) != DZ_OK) {
+        dz_acc_free(&a); /* what a failed init allocated, or all of it on the other ranks */
+        return e->code;
+    }
+    /* a row's term is at most −log(ε / (1 + ncol·ε)) < 37; log by dz_log_ge1: the bound sets
+     * the fixed-point scale, which must not depend on the machine's libm */
+    dz_acc_set_bound(&a, 0, 2.0 * (double)s->m * (40.0 + dz_log_ge1((double)pr->ncol + 1.0)));
     dz_acc_zero(&a);
     const int64_t B = s->block_rows;
     for (int64_t i0 = 0; i0 < s->rows; i0 += B) {

@@ -397,8 +397,8 @@ static int pred_write(MPI_Comm comm, const char *out, const dz_model *mo, const 
     if (f < 0)
         dz_fail(e, DZ_EOUTPUT, "cannot create prediction file '%s'", tmp);
     if (dz_err_agree(comm, e) != DZ_OK) {
-        if (f >= 0)
-            H5Fclose(f);
+        if (f >= 0) /* created on some ranks only: its close is collective, so no agreed exit */
+            dz_fatal(comm, DZ_EOUTPUT, "prediction file '%s' was created on some ranks only", tmp);
         return e->code;
     }
     write_rows(comm, f, "proba", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, s, mo->K, pr->proba);
