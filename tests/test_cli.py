@@ -118,8 +118,12 @@ c.check(rc == 0 and out.count("usage:") == 1 and not err.strip(),
 for word in ["train ", "--set SECTION.KEY=VALUE", "--resume", "--force", "--quiet", "--version",
              "--help", "Configuration", "README.md", "planned"]:
     c.check(word in out, "--help mentions %r" % word)
+for f in ("model.h5", "metrics.csv"):
+    if os.path.exists(os.path.join(w, f)):
+        os.remove(os.path.join(w, f))
 rc, out, err, _ = mpirun(N, 1, ["train", "c.ini", "--help"], cwd=w)
-c.check(rc == 0 and out.count("usage:") == 1, "train c.ini --help prints the help and trains nothing")
+c.check(rc == 0 and out.count("usage:") == 1 and not os.path.exists(os.path.join(w, "model.h5")),
+        "train c.ini --help prints the help and trains nothing")
 rc, out, err, _ = mpirun(N, 1, ["--version"], cwd=w)
 m = re.search(r"^dztrain (\d+\.\d+\.\d+) \(commit ([0-9a-f]{7,40}|unknown) at configure time\)$", out, re.M)
 c.check(rc == 0 and m and out.count("dztrain ") == 1, "--version: first line, once: %r" % out[:300])

@@ -12,7 +12,7 @@ dztrain:
         with a noisy float64 test set (labels float64, shape (1, m));
     (b) a random 300 x 17 float32 set at scale 4 with K = 4 where class 2 is empty (labels
         float32, shape (m, 1); classes absent, so K = largest label + 1), and the same data with
-        classes = 5 (classes 2 and 4 empty); the trainer must warn naming the (first) empty class.
+        classes = 5 (classes 2 and 4 empty); the trainer must warn naming every empty class.
  2. The optimum: lbfgs and newton (tolerance 1e-10) on digits standardised reach
     J <= J*(1 + 1e-9) at l2 ∈ {1, 0.01}; J* = the least numpy J of scikit-learn's multinomial
     lbfgs and newton-cg (C = 1/l2: the same minimiser, their objective is m·C·J) and of two
@@ -406,6 +406,8 @@ if r:
     r["PT"] = PdT
 compare_gd("digits_gd", r, Pd, 0.25, GD_ITERS, 5)
 r3 = result(JOBS["digits_gd_3ranks"])
+if r3:
+    c.check(r3["W"] is not None and r3["b"] is not None, "digits_gd at 3 ranks: model.h5 has W and b")
 if r and r3 and r["W"] is not None and r3["W"] is not None:
     same = (r3["W"].astype("<f8").tobytes() == r["W"].astype("<f8").tobytes()
             and r3["b"].astype("<f8").tobytes() == r["b"].astype("<f8").tobytes()
@@ -446,6 +448,8 @@ for name, K, tr in (("rand_k4", 4, RND_TR), ("rand_k5", 5, RND5_TR)):
 
 r = result(JOBS["bad_label"], want_rc=3)
 if r:
+    c.check(re.search(r"label \S+\[\d+\] = 10; softmax labels must be integers 0 \.\.\. 9", r["err"]),
+            "bad_label: the message names label 10 and the range 0 ... 9: %r" % r["err"][-400:])
     print("bad_label (label 10, classes = 10): exit 3: %s" % (r["out"] + r["err"]).strip().splitlines()[0][:200])
 
 # =============================================================================================
@@ -482,6 +486,8 @@ for l2, sv, job in OPT:
             % (sv, l2, ew, eb))
 
 r3 = result(JOBS["newton_3ranks"])
+if r3:
+    c.check(r3["W"] is not None and r3["b"] is not None, "newton at 3 ranks: model.h5 has W and b")
 if r3 and r_newton1 and r3["W"] is not None:
     same = (r3["W"].astype("<f8").tobytes() == r_newton1["W"].astype("<f8").tobytes()
             and r3["b"].astype("<f8").tobytes() == r_newton1["b"].astype("<f8").tobytes()
