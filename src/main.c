@@ -254,9 +254,7 @@ static int run(int argc, char **argv, int rank)
         code = strcmp(bad_option, "--set")
                    ? usage_error(rank, "unknown option", bad_option)
                    : usage_error(rank, "--set needs an argument SECTION.KEY=VALUE", NULL);
-    if (code == DZ_OK && !cmd)
-        code = usage_error(rank, "no config file given", NULL);
-    if (code == DZ_OK && c.npos < cmd->npos)
+    if (code == DZ_OK && (!cmd || c.npos < cmd->npos))
         code = usage_error(rank, "no config file given", NULL);
     if (code == DZ_OK && c.npos > cmd->npos)
         code = usage_error(rank, "more than one config file:", c.pos[cmd->npos]);

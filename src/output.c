@@ -281,7 +281,7 @@ int dz_model_write(const char *path, int64_t d, int64_t K, const double *p,
             bad |= write_2d(f, "confusion_test", K, K, H5T_STD_I64LE, H5T_NATIVE_INT64,
                             info->confusion_test);
     }
-    bad |= dz_h5_attr_str(f, "format", "dztrain-model-1");
+    bad |= dz_h5_attr_str(f, "format", DZ_MODEL_FORMAT);
     bad |= dz_h5_attr_i64(f, "iterations", info->iterations);
     bad |= dz_h5_attr_str(f, "optimizer", info->optimizer);
     bad |= dz_h5_attr_str(f, "stop_reason", info->stop_reason);

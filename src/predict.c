@@ -25,7 +25,6 @@
 #include "dz/objective.h"
 #include "dz/output.h"
 
-#define DZ_MODEL_FORMAT "dztrain-model-1"
 #define DZ_PRED_FORMAT "dztrain-pred-1"
 
 /* ---- the model (rank 0 reads, everyone gets it) ----------------------------------------- */

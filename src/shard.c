@@ -401,8 +401,7 @@ void dz_shard_warn_empty_classes(MPI_Comm comm, const dz_shard *s, const char *p
     free(count);
 }
 
-static int scan(MPI_Comm comm, const char *path, const char *xname, const char *yname,
-                dz_shard *s, dz_err *e)
+static int scan(MPI_Comm comm, const char *path, const char *xname, dz_shard *s, dz_err *e)
 {
     int64_t d = s->d;
     int nt = omp_get_max_threads();
@@ -444,7 +443,6 @@ static int scan(MPI_Comm comm, const char *path, const char *xname, const char *
             if (mxall[(size_t)t * (size_t)d + (size_t)j] > s->maxabs[j])
                 s->maxabs[j] = mxall[(size_t)t * (size_t)d + (size_t)j];
     free(mxall);
-    (void)yname;
     if (bad_row >= 0)
         dz_fail(e, DZ_EDATA, "%s: feature %s[%lld] (flattened column %lld) = %g; features must be finite",
                 path, xname, (long long)bad_row, (long long)bad_col, bad_val);
@@ -603,7 +601,7 @@ int dz_shard_load_req(MPI_Comm comm, const dz_shard_req *r, dz_shard *s, dz_err 
     t0 = MPI_Wtime();
     int code = yname ? check_labels(comm, path, yname, r->classes, r->expect_what, s, e) : DZ_OK;
     if (code == DZ_OK)
-        code = scan(comm, path, xname, yname, s, e);
+        code = scan(comm, path, xname, s, e);
     s->scan_s = MPI_Wtime() - t0;
     if (code != DZ_OK)
         dz_shard_free(s);

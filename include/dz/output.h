@@ -62,6 +62,9 @@ typedef struct dz_model_info {
     const int64_t *confusion_train, *confusion_test; /* softmax: K × K counts, or NULL */
 } dz_model_info;
 
+#define DZ_MODEL_FORMAT "dztrain-model-1" /* model.h5's format attribute (written, and checked
+                                             when a model is read back) */
+
 /* model.h5 from the parameters p (dz/objective.h's layout), attributes from info.  Atomic.
  * Binary (K = 0): w (d,) float64, b scalar float64.  Softmax: W (K, d) float64, b (K,)
  * float64, attribute classes = K, and confusion_train / confusion_test (K, K) int64 (rows

@@ -71,7 +71,7 @@ typedef struct dz_shard_req {
                                  0 (and hashed as 0 in the checksum) */
     dz_dtype want;
     int64_t block_rows;       /* requested_block_rows */
-    int64_t classes;          /* as dz_shard_load's (unused without labels) */
+    int64_t classes;          /* as dz_shard_load's; without labels it still sizes the blocks */
     int64_t expect_d;         /* > 0: a file with another d is refused at the inspection,
                                  before any row is read (DZ_EDATA) */
     const char *expect_what;  /* who expects d and the labels, for the messages ("the model
