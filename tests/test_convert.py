@@ -1,0 +1,312 @@
+"""convert — build/dzconvert turns CSV/TSV, LIBSVM and .npy pairs into the trainer's HDF5 layout.
+
+Checks: CSV and TSV equal numpy.loadtxt of the same file bit for bit (float64; float32 equals
+loadtxt's values rounded), feature names = the header minus the label column; LIBSVM equals
+sklearn.datasets.load_svmlight_file's dense matrix (d found by a first pass, or --features);
+an .npy pair round trips; chunked datasets, --compress (shuffle + deflate) reads back equal
+and smaller; bad rows exit 3 naming FILE:LINE and leave no output (an existing OUTPUT is kept
+as it was), usage errors exit 2; a CSV larger than the address-space limit (prlimit --as)
+converts (streaming), while reading it whole under that limit fails; and the README's path
+CSV -> dzconvert -> trainer train -> evaluate -> predict on the shipped breast-cancer data,
+which gives the example's own model bit for bit.
+"""
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+from sklearn.datasets import load_svmlight_file
+
+import dztest
+
+c = dztest.Checker("convert")
+CONVERT = os.path.join(os.path.dirname(os.path.abspath(dztest.TRAINER)), "dzconvert")
+if not os.access(CONVERT, os.X_OK):
+    print("dzconvert not found: %s" % CONVERT)
+    sys.exit(dztest.SKIP)
+W = dztest.workdir("convert")
+RNG = np.random.default_rng(11)
+
+
+def path(name):
+    return os.path.join(W, name)
+
+
+def convert(*args, limit=None):
+    """Run dzconvert in W; returns (exit code, stdout + stderr)."""
+    cmd = ([] if limit is None else ["prlimit", "--as=%d" % limit]) + [CONVERT] + list(args)
+    p = subprocess.run(cmd, cwd=W, capture_output=True, text=True, timeout=120)
+    return p.returncode, p.stdout + p.stderr
+
+
+def read(name, x="train_set_x", y="train_set_y"):
+    with h5py.File(path(name), "r") as f:
+        names = [s.decode() for s in f["feature_names"][...]] if "feature_names" in f else None
+        return f[x][...], f[y][...], names
+
+
+def leftovers(stem):
+    return [f for f in os.listdir(W) if f.startswith(stem)]
+
+
+def tricky_values(n, f32=False):
+    """Decimal strings that test correct rounding: random doubles at 17 digits, short
+    decimals, halfway-looking and huge/tiny exponents, subnormals, -0."""
+    fixed = ["0.1", "-0", "1e23", "8.98846567431158e307", "2.2250738585072011e-308",
+             "4.9e-324", "9007199254740993", "0.30000000000000004", "1.7976931348623157e308",
+             "123456789012345678901234567890", "5e-310", "-7.0E+02", "3.", ".5", "+2"]
+    rnd = ["%.17g" % v for v in RNG.standard_normal(n) * 10.0 ** RNG.integers(-30, 30, n)]
+    rnd += ["%.3f" % v for v in RNG.standard_normal(n)]
+    vals = [v for v in fixed + rnd if not f32 or abs(float(v)) < 3e38]
+    return [vals[i % len(vals)] for i in RNG.permutation(max(n, len(vals)))]
+
+
+# ---- CSV / TSV against numpy.loadtxt --------------------------------------------------------
+
+def csv_text(m, cols, label_at, delim, crlf=False, bom=False, f32=False):
+    header = ['"%s"' % s if i % 2 else s for i, s in enumerate(cols)]
+    vals = tricky_values(m * (len(cols) - 1), f32)
+    lines = [("\ufeff" if bom else "") + delim.join(header)]
+    for i in range(m):
+        row = vals[i * (len(cols) - 1):(i + 1) * (len(cols) - 1)]
+        row.insert(label_at, str(i % 2))
+        lines.append(delim.join(row))
+        if i == m // 2:
+            lines.append("")  # a blank line is skipped, by loadtxt too
+    nl = "\r\n" if crlf else "\n"
+    return nl.join(lines) + nl
+
+
+def check_text_table(name, delim, extra_args, f32=False, **kw):
+    """name converted (float64, or float32 with f32) equals loadtxt of it, bit for bit."""
+    cols = ["age", "blood pressure", "y", "x,with comma", "z"]
+    with open(path(name), "w", newline="") as f:
+        f.write(csv_text(301, cols, 2, delim, f32=f32, **kw))
+    ref = np.loadtxt(path(name), delimiter=delim, skiprows=1, encoding="utf-8")
+    out = name + ".h5"
+    rc, msg = convert(name, "--label", "y", out, *extra_args, *(["--type", "float32"] * f32))
+    if not c.check(rc == 0, "%s: dzconvert exit %d: %s" % (name, rc, msg)):
+        return
+    x, y, names = read(out)
+    want = np.delete(ref, 2, axis=1).astype(np.float32 if f32 else np.float64)
+    c.check(x.dtype == want.dtype and x.shape == want.shape and x.tobytes() == want.tobytes(),
+            "%s: features equal loadtxt's bit for bit (%s)" % (name, want.dtype))
+    c.check(y.tobytes() == ref[:, 2].tobytes(), "%s: labels equal loadtxt's column" % name)
+    c.check(names == ["age", "blood pressure", "x,with comma", "z"],
+            "%s: feature names = header minus label: %s" % (name, names))
+
+
+check_text_table("data.csv", ",", [], crlf=True, bom=True)
+check_text_table("data32.csv", ",", [], f32=True)
+check_text_table("data.tsv", "\t", [])
+check_text_table("data.txt", ";", ["--format", "csv", "--delim", ";"])
+with h5py.File(path("data.csv.h5"), "r") as f:
+    c.check(f["train_set_x"].chunks is not None and f["train_set_y"].chunks is not None and
+            f.attrs["label_column"] == b"y" and f.attrs["source_format"] == b"csv",
+            "chunked datasets and provenance attributes")
+
+# ---- LIBSVM against scikit-learn ------------------------------------------------------------
+
+
+def svm_text(m, d):
+    vals = tricky_values(m * d)
+    lines = ["# a comment line", ""]
+    for i in range(m):
+        idx = np.sort(RNG.choice(np.arange(1, d + 1), RNG.integers(0, d // 2 + 1), replace=False))
+        toks = ["%d:%s" % (j, vals[i * d + j - 1]) for j in idx]
+        if i == 3:
+            toks.insert(0, "qid:7")
+        lines.append(" ".join([("+1" if i % 3 else "-1") if i % 2 else "0"] + toks) +
+                     ("  # trailing comment" if i == 5 else ""))
+    return "\n".join(lines) + "\n"
+
+
+with open(path("data.svm"), "w") as f:
+    f.write(svm_text(257, 40))
+for args, n_features in [([], None), (["--features", "45"], 45)]:
+    out = "svm%s.h5" % (n_features or "")
+    rc, msg = convert("data.svm", out, *args)
+    ok = c.check(rc == 0, "libsvm %s: exit %d: %s" % (args, rc, msg))
+    Xs, ys = load_svmlight_file(path("data.svm"), zero_based=False,
+                                **({"n_features": n_features} if n_features else {}))
+    x, y, names = read(out) if ok else (None, None, None)
+    ref = Xs.toarray()
+    c.check(ok and x.shape == ref.shape and x.tobytes() == ref.tobytes() and
+            y.tobytes() == ys.astype(np.float64).tobytes(),
+            "libsvm %s: equals load_svmlight_file's dense matrix and labels (shape %s vs %s)"
+            % (args, None if x is None else x.shape, ref.shape))
+    c.check(ok and names == [str(j) for j in range(1, ref.shape[1] + 1)],
+            "libsvm %s: feature names are the indices 1..d" % args)
+
+# compression: the mostly-zero dense LIBSVM matrix, deflate 6 with shuffle
+rc, msg = convert("data.svm", "svmz.h5", "--compress", "6")
+with h5py.File(path("svmz.h5"), "r") as f, h5py.File(path("svm.h5"), "r") as g:
+    dx = f["train_set_x"]
+    c.check(rc == 0 and dx.compression == "gzip" and dx.compression_opts == 6 and dx.shuffle and
+            f["train_set_y"].compression == "gzip" and
+            np.array_equal(dx[...], g["train_set_x"][...]) and
+            dx.id.get_storage_size() < g["train_set_x"].id.get_storage_size() / 2,
+            "--compress 6: gzip 6 + shuffle, same values, under half the bytes: %s" % msg)
+
+# ---- .npy pairs -----------------------------------------------------------------------------
+for xdt, ydt, extra in [("float32", "int64", []), ("uint8", "uint8", ["--type", "float32"]),
+                        ("int16", "float64", []), ("float64", "bool", ["--x-name", "X", "--y-name", "Y"])]:
+    X = (RNG.standard_normal((203, 7)) * 100).astype(xdt)
+    yv = (RNG.random(203) < 0.5).astype(ydt)
+    np.save(path("X.npy"), X)
+    np.save(path("y.npy"), yv)
+    rc, msg = convert("--x", "X.npy", "--y", "y.npy", "npy.h5", *extra)
+    names_x = ("X", "Y") if "--x-name" in extra else ("train_set_x", "train_set_y")
+    ok = c.check(rc == 0, "npy %s/%s: exit %d: %s" % (xdt, ydt, rc, msg))
+    x, y, names = read("npy.h5", *names_x) if ok else (None, None, None)
+    want = X.astype(np.float32 if extra[:1] == ["--type"] else np.float64)
+    c.check(ok and x.dtype == want.dtype and x.tobytes() == want.tobytes() and
+            y.tobytes() == yv.astype(np.float64).tobytes() and names == [str(j) for j in range(7)],
+            "npy %s/%s %s: round trip equal" % (xdt, ydt, extra))
+
+# ---- bad rows and usage errors --------------------------------------------------------------
+BAD = [
+    ("ragged.csv", "a,b,y\n1,2,0\n3,4,1\n5,6\n", ["--label", "y"],
+     r"ragged\.csv:4: 2 fields, but the header has 3 columns"),
+    ("word.csv", "a,b,y\n1,2,0\n\n3,abc,1\n", ["--label", "y"],
+     r"word\.csv:4: column 2 'b': 'abc' is not a number"),
+    ("empty.csv", "a,b,y\n1,,0\n", ["--label", "y"], r"empty\.csv:2: column 2 'b': '' is empty"),
+    ("nan.tsv", "a\tb\ty\n1\tnan\t0\n", ["--label", "y"], r"nan\.tsv:2: column 2 'b': 'nan' is "
+     r"not a finite number"),
+    ("f32.csv", "a,y\n1e39,0\n", ["--label", "y", "--type", "float32"],
+     r"f32\.csv:2: column 1 'a': '1e39' is beyond float32's range"),
+    ("nolabel.csv", "a,b,y\n1,2,0\n", ["--label", "target"], r"nolabel\.csv:1: no column 'target'"),
+    ("norows.csv", "a,b,y\n", ["--label", "y"], r"norows\.csv: no data rows"),
+    ("token.svm", "1 1:2 3:4\n0 2:1.5\n# c\n1 2=3\n", [], r"token\.svm:4: '2=3' is not index:value"),
+    ("badval.svm", "1 1:2 3:x\n", [], r"badval\.svm:1: index 3: value 'x' is not a number"),
+    ("range.svm", "1 1:2\n0 5:1\n", ["--features", "4"],
+     r"range\.svm:2: index 5 out of range 1 \.\.\. 4 \(--features\)"),
+    ("zero.svm", "1 1:2\n\n0 0:1\n", [], r"zero\.svm:3: index 0 out of range \(indices are 1-based\)"),
+    ("order.svm", "1 3:2 2:1\n", [], r"order\.svm:1: index 2 after 3: indices must increase"),
+    ("label.svm", "1 1:2\nyes 2:1\n", [], r"label\.svm:2: label 'yes' is not a number"),
+]
+for name, body, args, frag in BAD:
+    with open(path(name), "w") as f:
+        f.write(body)
+    with open(path("keep.h5"), "wb") as f:
+        f.write(b"previous output")
+    rc, msg = convert(name, "keep.h5", *args)
+    c.check(rc == 3 and re.search(r"^dzconvert: " + frag, msg, re.M) and msg.count("\n") == 1,
+            "%s: exit 3 and one line /%s/, got exit %d: %r" % (name, frag, rc, msg))
+    with open(path("keep.h5"), "rb") as f:
+        c.check(f.read() == b"previous output" and leftovers("keep.h5") == ["keep.h5"],
+                "%s: existing output untouched, no temporary file left: %s"
+                % (name, leftovers("keep.h5")))
+np.save(path("Xbe.npy"), np.ones((3, 2), ">f8"))
+np.save(path("X.npy"), np.ones((3, 2)))
+np.save(path("y4.npy"), np.ones(4))
+for args, code, frag in [
+        (["--x", "Xbe.npy", "--y", "y4.npy", "o.h5"], 3, r"Xbe\.npy: element type '>f8' not supported"),
+        (["--x", "X.npy", "--y", "y4.npy", "o.h5"], 3, r"y4\.npy: labels must be a 1-D array of 3"),
+        (["--x", "nope.npy", "--y", "y4.npy", "o.h5"], 3, r"cannot read input 'nope\.npy'"),
+        (["ragged.csv", "o.h5"], 2, r"CSV/TSV input needs --label NAME"),
+        (["data.dat", "o.h5"], 2, r"cannot tell the format of 'data\.dat'"),
+        (["data.svm", "--label", "y", "o.h5"], 2, r"--label and --delim apply to CSV/TSV input only"),
+        (["--bogus", "data.svm", "o.h5"], 2, r"--bogus: unknown option"),
+        (["data.svm", "o.h5", "--compress", "12"], 2, r"--compress '12': expected an integer in 0"),
+        (["data.svm"], 2, r"expected INPUT and OUTPUT\.h5"),
+        (["data.svm", "nodir/o.h5"], 5, r"output 'nodir/o\.h5': cannot create files in folder")]:
+    rc, msg = convert(*args)
+    c.check(rc == code and re.search(r"^dzconvert: " + frag, msg, re.M) and not leftovers("o.h5"),
+            "%s: exit %d and /%s/, got exit %d: %r" % (" ".join(args), code, frag, rc, msg))
+
+# ---- streaming: a CSV larger than the address-space limit -----------------------------------
+# The limit is the tool's own need (~32 MB of mappings for its libraries) + 32 MB: a program
+# that held the 96 MB input would fail.  ASan reserves terabytes of address space, so the
+# sanitizer build converts a smaller file without the limit.
+with open(CONVERT, "rb") as f:
+    asan = b"libasan" in f.read()
+LIMIT = 64 << 20
+block = io.StringIO()
+Xb = RNG.standard_normal((2000, 20))
+yb = (RNG.random(2000) < 0.5).astype(int)
+np.savetxt(block, np.column_stack([Xb, yb]), fmt=["%.15g"] * 20 + ["%d"], delimiter=",")
+block = block.getvalue()
+reps = (8 << 20 if asan else 96 << 20) // len(block) + 1
+with open(path("big.csv"), "w") as f:
+    f.write(",".join(["f%d" % j for j in range(20)] + ["label"]) + "\n")
+    for _ in range(reps):
+        f.write(block)
+size = os.path.getsize(path("big.csv"))
+if not asan:
+    p = subprocess.run(["prlimit", "--as=%d" % LIMIT, "/usr/bin/python3", "-c",
+                        "open(%r, 'rb').read()" % path("big.csv")], capture_output=True)
+    c.check(size > LIMIT and p.returncode != 0,
+            "control: reading the %d-byte file whole under --as=%d fails (exit %d)"
+            % (size, LIMIT, p.returncode))
+rc, msg = convert("big.csv", "--label", "label", "big.h5", limit=None if asan else LIMIT)
+print("streaming: %d-byte CSV under %s: %s" % (size, "no limit (ASan)" if asan else
+                                                "prlimit --as=%d" % LIMIT, msg.strip()))
+if c.check(rc == 0, "big.csv under the limit: exit %d: %s" % (rc, msg)):
+    ref = np.loadtxt(io.StringIO(block), delimiter=",")
+    with h5py.File(path("big.h5"), "r") as f:
+        x, y = f["train_set_x"], f["train_set_y"]
+        ok = x.shape == (2000 * reps, 20)
+        for r0 in range(0, x.shape[0] if ok else 0, 100000):   # 100000 = 50 blocks
+            n = min(100000, x.shape[0] - r0)
+            ok = ok and x[r0:r0 + n].tobytes() == np.tile(ref[:, :20], (n // 2000, 1)).tobytes()
+            ok = ok and y[r0:r0 + n].tobytes() == np.tile(ref[:, 20], n // 2000).tobytes()
+        c.check(ok, "big.h5: %s rows, all equal to loadtxt of the repeated block" % (x.shape,))
+
+# ---- the README's path: CSV -> convert -> train -> evaluate -> predict ------------------------
+# The shipped breast-cancer split written as CSV (float32 values at 9 digits, label first,
+# the real feature names), converted with --type float32: the same bits as the shipped HDF5,
+# so training must give the shipped example's model.
+src = os.path.join(dztest.SOURCE, "configs", "data")
+for part, xn, yn in [("train", "train_set_x", "train_set_y"), ("test", "test_set_x", "test_set_y")]:
+    with h5py.File(os.path.join(src, "breast_cancer_%s.h5" % part), "r") as f:
+        X, y = f["x"][...], f["y"][...]
+    with h5py.File(os.path.join(src, "breast_cancer_train.h5"), "r") as f:
+        cols = [s.decode() for s in f["feature_names"][...]]
+    with open(path("bc_%s.csv" % part), "w") as f:
+        f.write(",".join(["diagnosis"] + cols) + "\n")
+        for xi, yi in zip(X, y):
+            f.write(",".join([str(yi)] + ["%.9g" % v for v in xi]) + "\n")
+    rc, msg = convert("bc_%s.csv" % part, "--label", "diagnosis", "--type", "float32",
+                      "--x-name", xn, "--y-name", yn, "bc_%s.h5" % part)
+    x, yy, names = read("bc_%s.h5" % part, xn, yn)
+    c.check(rc == 0 and x.tobytes() == X.tobytes() and np.array_equal(yy, y) and names == cols,
+            "bc_%s.csv converts to the shipped data's bits and names: %s" % (part, msg))
+dztest.write_config(path("config.ini"), {
+    "data": {"train": "bc_train.h5", "test": "bc_test.h5"},
+    "train": {"learning_rate": 0.01, "iterations": 2000},
+    "output": {"model": "model.h5", "metrics": "metrics.csv"}})
+rc, out, err, _ = dztest.mpirun(2, 1, ["train", "config.ini", "--quiet"], cwd=W)
+c.check(rc == 0 and "train accuracy: 97.807017543859644 %" in out and
+        "test accuracy: 99.115044247787608 %" in out,
+        "train on the converted CSV: the README's example accuracies: %s" % (out + err)[-600:])
+rrc, _, rerr, _ = dztest.mpirun(1, 1, [os.path.join(dztest.SOURCE, "configs", "example.ini"),
+                                       "--quiet", "--set", "output.model=" + path("ref_model.h5"),
+                                       "--set", "output.metrics=" + path("ref_metrics.csv")])
+if rc == 0 and c.check(rrc == 0, "the shipped example trains: %s" % rerr[-400:]):
+    w, b, _ = dztest.read_model(path("model.h5"))
+    w0, b0, _ = dztest.read_model(path("ref_model.h5"))
+    c.check(w.tobytes() == w0.tobytes() and b == b0,
+            "the CSV path's model equals the shipped example's bit for bit")
+rc, out, err, _ = dztest.mpirun(2, 1, ["evaluate", "--model", "model.h5", "--data", "bc_test.h5",
+                                       "--json", "eval.json"], cwd=W)
+ev = json.load(open(path("eval.json"))) if rc == 0 else {}
+c.check(rc == 0 and ev.get("accuracy") == 112 / 113 and ev.get("m") == 113,
+        "evaluate on the converted test CSV: accuracy 112/113: %s" % (ev or (out + err)[-600:]))
+rc, out, err, _ = dztest.mpirun(2, 1, ["predict", "--model", "model.h5", "--data", "bc_test.h5",
+                                       "--out", "pred.h5"], cwd=W)
+if c.check(rc == 0, "predict on the converted test CSV: %s" % (out + err)[-600:]):
+    w, b, _ = dztest.read_model(path("model.h5"))
+    x, y, _ = read("bc_test.h5", "test_set_x", "test_set_y")
+    with h5py.File(path("pred.h5"), "r") as f:
+        proba, label = f["proba"][...], f["label"][...]
+    p_ref = 1 / (1 + np.exp(-(x.astype(np.float64) @ w + b)))
+    c.check(np.allclose(proba, p_ref, rtol=1e-12, atol=0) and
+            np.array_equal(label, (p_ref > 0.5).astype(label.dtype)) and
+            np.mean(label == y) == ev.get("accuracy"),
+            "pred.h5: proba = sigmoid(x w + b) to 1e-12, labels agree with evaluate's accuracy")
+c.finish()
