@@ -1,6 +1,6 @@
 """cmake --install: the installed trainer runs from another folder with the installed example
 config (its data paths are relative to the config) and reports its version and kernel
-paths."""
+paths; the installed dzconvert converts a CSV there."""
 import os
 import subprocess
 import sys
@@ -28,5 +28,14 @@ dztest.TRAINER = trainer
 rc, out, err, _ = dztest.mpirun(2, 1, ["--quiet", example], cwd=run)
 model = os.path.join(prefix, "share", "dztrain", "configs", "example_model.h5")
 c.check(rc == 0 and os.path.exists(model), "installed example trains from another folder: %s" % err[-800:])
+# the installed converter runs beside it: a CSV from another folder into an HDF5 file
+conv = os.path.join(prefix, "bin", "dzconvert")
+with open(os.path.join(run, "t.csv"), "w") as f:
+    f.write("a,label,b\n1.5,0,2\n3,1,4\n")
+p = subprocess.run([conv, "t.csv", "--label", "label", "t.h5"], capture_output=True, text=True,
+                   cwd=run)
+c.check(p.returncode == 0 and os.path.exists(os.path.join(run, "t.h5")) and
+        "2 rows x 2 features" in p.stdout,
+        "installed bin/dzconvert converts a CSV: %s" % (p.stdout + p.stderr)[-500:])
 print(v.stdout.strip())
 c.finish()
