@@ -507,6 +507,33 @@ scoring_case("evaluate_json_unwritable", 5, r"evaluate --json 'nodir/e\.json': c
              EVAL + ["--json", "nodir/e.json"])
 
 
+# converter inputs (issue 11): build/dzconvert must refuse the bad row by FILE:LINE with exit 3
+# and leave no output, so training on the file it would have written finds none.  If the
+# converter misbehaves, the trainer is given an option naming what went wrong: the case then
+# fails on its exit code and message, with the reason in the excerpt.
+CONVERT = os.path.join(os.path.dirname(os.path.abspath(dztest.TRAINER)), "dzconvert")
+
+
+def convert_case(name, src, body, args, conv_frag):
+    def setup(d):
+        text(d, src, body)
+        p = subprocess.run([CONVERT, src, "conv.h5"] + args, cwd=d, capture_output=True,
+                           text=True, timeout=TIME_LIMIT)
+        left = [f for f in os.listdir(d) if f.startswith("conv.h5")]
+        if p.returncode != 3 or not re.search(conv_frag, p.stderr) or left:
+            return ["--dzconvert-failed: exit %d (expected 3), left %s, stderr %r, expected /%s/"
+                    % (p.returncode, left, p.stderr[-300:], conv_frag)]
+        return cfg(d, "[data]\ntrain = conv.h5\n")
+    CASES.append(Case(name, 3, r"conv\.h5: cannot read data file \(no such file\)", setup,
+                      skip=lambda: None if os.access(CONVERT, os.X_OK) else "no dzconvert"))
+
+
+convert_case("convert_csv_ragged_row", "ragged.csv", "a,b,y\n1,2,0\n3,4,1\n5,6\n7,8,0\n",
+             ["--label", "y"], r"ragged\.csv:4: 2 fields, but the header has 3 columns")
+convert_case("convert_libsvm_bad_token", "bad.svm", "1 1:0.5 2:1\n0 2:3\n1 1:2 three\n", [],
+             r"bad\.svm:3: 'three' is not index:value")
+
+
 # training
 # Features 1e150, mostly positive labels, lr 1e300: J(w_0) = log 2 and the gradient
 # (about -2.5e149 per weight) are finite, the first update overflows w, so iteration 1 is NaN/Inf.
