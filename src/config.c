@@ -68,6 +68,7 @@ static const key keys[] = {
     {"train", "log_every", K_INT, N(log_every), 1, 1e15, 0, NULL, NULL, 0},
     {"train", "reproducible", K_BOOL, N(reproducible), 0, 0, 0, NULL, NULL, 0},
     {"train", "block_rows", K_INT, N(block_rows), 0, 1 << 20, 0, NULL, NULL, 0},
+    {"train", "collective_timeout", K_DOUBLE, N(collective_timeout), 0, HUGE_VAL, 0, NULL, NULL, 0},
     {"output", "model", K_PATH, S(model_out), 0, 0, 0, NULL, NULL, 0},
     {"output", "metrics", K_PATH, S(metrics_out), 0, 0, 0, NULL, NULL, 0},
     {"checkpoint", "file", K_PATH, S(ckpt_file), 0, 0, 0, NULL, NULL, 0},
@@ -98,6 +99,7 @@ void dz_config_defaults(dz_config *c)
     c->log_every = 100;
     c->reproducible = 1;
     c->block_rows = 0;
+    c->collective_timeout = -1; /* automatic (dz/watchdog.h); not settable: the file's lower bound is 0 */
     strcpy(c->model_out, "model.h5");
     strcpy(c->metrics_out, "metrics.csv");
     c->ckpt_file[0] = '\0';

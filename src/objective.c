@@ -13,6 +13,7 @@
 
 #include "dz/dzmath.h"
 #include "dz/err.h"
+#include "dz/watchdog.h"
 
 double dz_dot(int64_t n, const double *a, const double *b)
 {
@@ -154,7 +155,9 @@ void dz_obj_pseudo_grad(const dz_obj *o, const double *p, const double *g, doubl
 static void reduce(dz_obj *o, dz_acc *a, double *out)
 {
     a->flags[DZ_FLAG_STOP] = *o->stop_signal != 0;
+    dz_watchdog_enter(o->wd);
     dz_acc_allreduce(o->comm, a, out);
+    dz_watchdog_leave(o->wd);
     if (a->flags[DZ_FLAG_STOP] > 0)
         o->stop = 1;
     o->evals++;
@@ -208,7 +211,9 @@ void dz_obj_evaluate(dz_obj *o, const dz_shard *s, const double *p, double *loss
         dz_acc_set_bound(a, k, 2.0 * (double)s->m);
     dz_pass ps = {.mode = DZ_PASS_EVAL, .w = p, .b = p[o->npen], .bv = p + o->npen, .scale = o->scale};
     dz_kernel_run(s, &o->wk, &ps);
+    dz_watchdog_enter(o->wd);
     dz_acc_allreduce(o->comm, a, out);
+    dz_watchdog_leave(o->wd);
     *loss = out[0] / (double)s->m;
     *acc = 100.0 * out[1] / (double)s->m;
     if (conf)

@@ -132,9 +132,14 @@ int dz_metrics_add(dz_metrics *m, int64_t iteration, double loss, double grad_ma
     return 0;
 }
 
+void dz_metrics_partial_path(const char *final, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s.partial", final);
+}
+
 int dz_metrics_open(dz_metrics *m, const char *final, dz_err *e)
 {
-    snprintf(m->path, sizeof m->path, "%s.partial", final);
+    dz_metrics_partial_path(final, m->path, sizeof m->path);
     m->f = fopen(m->path, "w");
     if (!m->f)
         return dz_fail(e, DZ_EOUTPUT, "cannot write metrics file '%s': %s", m->path,

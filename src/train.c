@@ -25,6 +25,7 @@
 #include "dz/optim.h"
 #include "dz/output.h"
 #include "dz/shard.h"
+#include "dz/watchdog.h"
 
 volatile sig_atomic_t dz_stop_signal = 0;
 
@@ -326,6 +327,8 @@ int dz_train(MPI_Comm comm, const dz_config *cfg, const dz_run_opts *opts, dz_er
     dz_obj obj;
     dz_optim opt;
     dz_metrics met;
+    dz_watchdog wd;
+    memset(&wd, 0, sizeof wd);
     memset(&met, 0, sizeof met);
     memset(&obj, 0, sizeof obj);
     memset(&opt, 0, sizeof opt);
@@ -381,8 +384,15 @@ int dz_train(MPI_Comm comm, const dz_config *cfg, const dz_run_opts *opts, dz_er
     }
     if (e->code == DZ_OK && rank == 0)
         dz_metrics_open(&met, cfg->metrics_out, e);
+    if (e->code == DZ_OK && dz_watchdog_start(&wd, cfg->collective_timeout, rank) != 0)
+        dz_fail(e, DZ_ERUNTIME, "cannot start the collective watchdog thread");
     if (dz_err_agree(comm, e) != DZ_OK)
         goto done;
+    obj.wd = &wd;
+    /* every rank names it: the rank that fires may not be rank 0, which may be the frozen one */
+    char partial[DZ_PATH_MAX + 16];
+    dz_metrics_partial_path(cfg->metrics_out, partial, sizeof partial);
+    dz_watchdog_remove_on_fire(&wd, partial);
 
     double t0 = MPI_Wtime(), elapsed = elapsed0;
     dz_iter_info info = {NAN, NAN, DZ_IT_UPDATED, ""};
@@ -390,7 +400,10 @@ int dz_train(MPI_Comm comm, const dz_config *cfg, const dz_run_opts *opts, dz_er
     for (it = start; it < cfg->iterations; it++) {
         int log_due = it % cfg->log_every == 0;
         obj.stop = 0;
+        dz_watchdog_at(&wd, it);
+        double t_it = MPI_Wtime();
         dz_optim_iterate(&opt, &obj, p, it, log_due, &info);
+        dz_watchdog_step_time(&wd, MPI_Wtime() - t_it);
         elapsed = elapsed0 + round((MPI_Wtime() - t0) * 1e6) / 1e6;
         if (info.status == DZ_IT_DIVERGED) {
             /* every rank sees the same sums, so every rank fails; the agreement prints once */
@@ -434,6 +447,7 @@ int dz_train(MPI_Comm comm, const dz_config *cfg, const dz_run_opts *opts, dz_er
            &info, elapsed, &met, e);
 
 done:
+    dz_watchdog_stop(&wd);
     dz_metrics_free(&met); /* closes an uncommitted .partial file, which stays for inspection */
     dz_optim_free(&opt);
     dz_obj_free(&obj);

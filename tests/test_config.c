@@ -123,22 +123,24 @@ int main(void)
     CHECK(!strcmp(c.train, "/base/d/t.h5"), "relative path resolved against the config folder: %s", c.train);
     CHECK(!strcmp(c.train_x, "train_set_x") && !strcmp(c.test_y, "test_set_y"), "default dataset names");
     CHECK(c.scale == 1 && c.learning_rate == 0.005 && c.iterations == 2000 && c.log_every == 100 &&
-              c.reproducible == 1 && c.block_rows == 0 && c.dtype == DZ_DTYPE_NATIVE,
-          "defaults");
+              c.reproducible == 1 && c.block_rows == 0 && c.dtype == DZ_DTYPE_NATIVE &&
+              c.collective_timeout < 0,
+          "defaults (collective_timeout automatic)");
     CHECK(!strcmp(c.model_out, "/base/model.h5") && !strcmp(c.metrics_out, "/base/metrics.csv") && !c.test[0] &&
               !c.ckpt_file[0],
           "default outputs");
 
     rc = dz_config_parse("; comment\n[data]\ntrain = /abs/t.h5 ; inline comment\nscale = 255\n"
                          "dtype = float32\n[train]\nlearning_rate = 1e-3\niterations = 7\n"
-                         "reproducible = no\nblock_rows = 64\n[output]\nmodel = out/m.h5\n"
+                         "reproducible = no\nblock_rows = 64\ncollective_timeout = 0\n"
+                         "[output]\nmodel = out/m.h5\n"
                          "[checkpoint]\nfile = ck.h5\nevery = 3\n",
                          "/base", &c, &e);
     CHECK(rc == DZ_OK, "full config: %s", e.msg);
     CHECK(!strcmp(c.train, "/abs/t.h5") && c.scale == 255 && c.dtype == DZ_DTYPE_F32 &&
               c.learning_rate == 1e-3 && c.iterations == 7 && c.reproducible == 0 &&
               c.block_rows == 64 && !strcmp(c.model_out, "/base/out/m.h5") &&
-              !strcmp(c.ckpt_file, "/base/ck.h5") && c.ckpt_every == 3,
+              !strcmp(c.ckpt_file, "/base/ck.h5") && c.ckpt_every == 3 && c.collective_timeout == 0,
           "values read");
 
     expect_error("[data]\ntrain = t.h5\nlearnig_rate = 1\n", "line 3: unknown key 'learnig_rate' in [data] (did you mean [train] learning_rate?)");

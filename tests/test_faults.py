@@ -2,7 +2,10 @@
 iteration — every checkpoint that survives must load and resume (atomic write: temp file,
 fsync, rename); (2) kill -9 of one rank at N = 3 ends the whole job within 10 s; (3) a run
 that diverges stops with exit 4 naming the iteration, writes no model, and keeps its last
-good checkpoint, which resumes."""
+good checkpoint, which resumes; (4) a rank that stops answering (SIGSTOP, a frozen node) inside
+the step's allreduce: the collective watchdog ends the job with exit 4 within
+collective_timeout + 10 s, naming the iteration and the timeout, leaves no temporary file, and
+the last checkpoint resumes (at another N) to the same bits as a run never interrupted."""
 import os
 import random
 import signal
@@ -33,12 +36,23 @@ def rank_pids(cfg):
     return sorted(int(p) for p in out)
 
 
+def wait_ranks(cfg, n, limit=10):
+    """The pids of the job's n rank processes, once all have started (fewer after limit s)."""
+    t0 = time.time()
+    pids = []
+    while time.time() - t0 < limit and len(pids) < n:
+        pids = rank_pids(cfg)
+        time.sleep(0.02)
+    return pids
+
+
 def finish(p, limit=30):
+    """Wait for the job (killing it after limit s); returns its stderr."""
     try:
-        p.communicate(timeout=limit)
+        return p.communicate(timeout=limit)[1]
     except subprocess.TimeoutExpired:
         os.killpg(p.pid, signal.SIGKILL)
-        p.communicate()
+        return p.communicate()[1]
 
 
 # (1) random kills during checkpoint writes
@@ -53,11 +67,7 @@ ck = os.path.join(d, "ckpt.h5")
 loaded, absent, trials = 0, 0, 12
 for k in range(trials):
     p = start(2, cfg, ["--resume"] if os.path.exists(ck) else [])
-    t0 = time.time()
-    pids = []
-    while time.time() - t0 < 10 and len(pids) < 2:
-        pids = rank_pids(cfg)
-        time.sleep(0.02)
+    pids = wait_ranks(cfg, 2)
     time.sleep(rng.uniform(0.3, 1.5))
     if pids:
         os.kill(pids[0], signal.SIGKILL)  # the lower pid: rank 0, the writer, in practice
@@ -99,11 +109,7 @@ cfg = dztest.write_config(os.path.join(d, "c.ini"), {
     "train": {"learning_rate": 0.01, "iterations": 100000, "log_every": 100}})
 for victim in (0, 1, 2):
     p = start(3, cfg)
-    t0 = time.time()
-    pids = []
-    while time.time() - t0 < 10 and len(pids) < 3:
-        pids = rank_pids(cfg)
-        time.sleep(0.02)
+    pids = wait_ranks(cfg, 3)
     time.sleep(1.0)
     t_kill = time.time()
     if c.check(len(pids) == 3, "kill3: 3 rank processes found: %s" % pids):
@@ -135,4 +141,60 @@ for n in (1, 3):
             "diverge N=%d: exit %d: %s" % (n, rc, err[-400:]))
     c.check(not os.path.exists(os.path.join(d, "model.h5")), "diverge N=%d: no model written" % n)
     c.check(os.path.exists(os.path.join(d, "ckpt.h5")), "diverge N=%d: last checkpoint kept" % n)
+
+# (4) a frozen rank: the watchdog ends the job; the checkpoint resumes to the same bits
+d = os.path.join(w, "frozen")
+os.makedirs(d)
+base = {"data": {"train": data, "train_x": "x", "train_y": "y"},
+        "train": {"learning_rate": 0.01, "iterations": 100000, "log_every": 7,
+                  "collective_timeout": 2},
+        "checkpoint": {"file": "ckpt.h5", "every": 10}}
+cfg = dztest.write_config(os.path.join(d, "c.ini"), base)
+ck = os.path.join(d, "ckpt.h5")
+for victim in (2, 0):
+    for f in os.listdir(d):
+        if f != "c.ini":
+            os.remove(os.path.join(d, f))
+    p = start(3, cfg)
+    t0 = time.time()
+    pids = wait_ranks(cfg, 3)
+    while time.time() - t0 < 20 and not os.path.exists(ck):
+        time.sleep(0.05)
+    time.sleep(0.3)
+    t_stop = time.time()
+    if c.check(len(pids) == 3, "frozen: 3 rank processes found: %s" % pids):
+        os.kill(pids[victim], signal.SIGSTOP)
+    err = finish(p, 60)
+    ended = time.time() - t_stop
+    left = rank_pids(cfg)
+    for q in left:  # should be none; never leave a stopped process behind
+        os.kill(q, signal.SIGKILL)
+    print("SIGSTOP of rank process %d of 3 (collective_timeout 2 s): job ended after %.2f s, exit %s"
+          % (victim, ended, p.returncode))
+    c.check(p.returncode == 4 and ended < 2 + 10 and not left,
+            "frozen %d: exit %s after %.2f s (want 4 within 12 s), leftover ranks %s"
+            % (victim, p.returncode, ended, left))
+    c.check("has not completed after" in err and "collective_timeout 2 s" in err
+            and "iteration " in err, "frozen %d: the message names the iteration and the timeout: %s"
+            % (victim, err[-600:]))
+    stale = [f for f in os.listdir(d) if ".tmp." in f or f.endswith(".partial")]
+    c.check(not stale and not os.path.exists(os.path.join(d, "model.h5")),
+            "frozen %d: no model and no temporary file left: %s" % (victim, os.listdir(d)))
+with h5py.File(ck, "r") as f:
+    at = int(f.attrs["iteration"])
+more = dict(base, train=dict(base["train"], iterations=at + 12))
+cfg_more = dztest.write_config(os.path.join(d, "more.ini"), more)
+rc, out, err, _ = dztest.mpirun(2, 1, ["--quiet", "--resume", "--force", cfg_more])
+c.check(rc == 0, "frozen: resume at N = 2 from iteration %d: exit %d %s" % (at, rc, err[-500:]))
+resumed = dztest.result_digest(os.path.join(d, "model.h5"), os.path.join(d, "metrics.csv"))
+ref = os.path.join(d, "ref")
+os.makedirs(ref)
+plain = dict(more, output={"model": "model.h5", "metrics": "metrics.csv"},
+             checkpoint={"file": "ckpt.h5", "every": 0})
+cfg_ref = dztest.write_config(os.path.join(ref, "c.ini"), plain)
+rc, out, err, _ = dztest.mpirun(1, 1, ["--quiet", cfg_ref])
+c.check(rc == 0 and dztest.result_digest(os.path.join(ref, "model.h5"),
+                                          os.path.join(ref, "metrics.csv")) == resumed,
+        "frozen: resumed run (checkpoint at %d, N = 2) equals the uninterrupted run (N = 1): exit %d"
+        % (at, rc))
 c.finish()

@@ -53,6 +53,8 @@ typedef struct dz_config {
     int64_t log_every;              /* 100 */
     int reproducible;               /* 1: result independent of ranks × threads */
     int64_t block_rows;             /* 0 = automatic; rows per fixed reduction block */
+    double collective_timeout;      /* -1 (unset) = automatic, 0 = off, > 0 seconds: the
+                                       watchdog's limit on one allreduce (dz/watchdog.h) */
     /* [output] */
     char model_out[DZ_PATH_MAX];    /* "model.h5" */
     char metrics_out[DZ_PATH_MAX];  /* "metrics.csv" */

@@ -67,6 +67,7 @@ typedef struct dz_obj {
     double passes;                   /* kernel passes over the data, see above */
     int64_t evals;                   /* allreduces made */
     int stop;                        /* a rank asked to stop */
+    struct dz_watchdog *wd;          /* borrowed, NULL = none: guards every allreduce */
 } dz_obj;
 
 /* Parameters of a model with d features: d + 1 (binary, K = 0) or K·(d + 1) (softmax). */

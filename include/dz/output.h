@@ -39,6 +39,8 @@ typedef struct dz_metrics {
 /* Append one row in memory (every rank) and, when open, to the file. 0 ok, -1 no memory. */
 int dz_metrics_add(dz_metrics *m, int64_t iteration, double loss, double grad_max,
                    double passes, double elapsed);
+/* The growing file's name, "<final>.partial", into buf (len bytes). Not collective. */
+void dz_metrics_partial_path(const char *final, char *buf, size_t len);
 /* Open "<final>.partial" and write the header and the rows held so far. */
 int dz_metrics_open(dz_metrics *m, const char *final, dz_err *e);
 /* Close the partial file and rename it to final. */

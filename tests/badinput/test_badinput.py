@@ -289,7 +289,8 @@ simple("cfg_optimizer_unknown", 2, r"line 6: \[train\] optimizer = 'adagrad': no
        r"\(supported: gd sgd momentum adam lbfgs newton\)", BASE + "optimizer = adagrad\n")
 # solver settings: out of range, NaN, and settings of one optimizer given to another
 for key, val in [("l2", "-1"), ("l2", "nan"), ("l1", "-0.5"), ("l1", "nan"), ("tolerance", "-1e-6"),
-                 ("tolerance", "inf"), ("decay", "-1")]:
+                 ("tolerance", "inf"), ("decay", "-1"), ("collective_timeout", "-1"),
+                 ("collective_timeout", "nan"), ("collective_timeout", "inf")]:
     simple("cfg_%s_%s" % (key, val), 2, r"line 6: \[train\] %s = '%s': must be a finite number >= 0"
            % (key, val), BASE + "%s = %s\n" % (key, val))
 simple("cfg_newton_l1", 2, r"line 7: \[train\] l1 = 1: optimizer newton needs a twice-differentiable",
