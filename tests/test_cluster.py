@@ -6,20 +6,22 @@ a. Same bits: 2 nodes x 2 ranks x 1 thread and 3 nodes x 1 rank x 2 threads give
    hash of 1 rank on one host, for gd and lbfgs (after a check that the ranks really land
    on those nodes).
 b/d. Signals: SIGTERM to every rank on every node (what Slurm does to its tasks at the time
-   limit) makes every rank write its part of the stop (rank 0 the checkpoint) and exit 75;
-   that checkpoint, written on 2 nodes, resumed on 3 nodes gives the uninterrupted bits.
-   SIGTERM to mpirun alone: Open MPI forwards it and kills the ranks 1 s later
-   (odls_base_sigkill_timeout), so mpirun exits 1, not 75; the checkpoint written at the
-   stop must still be there and resume to the same bits.
+   limit) makes rank 0 write the checkpoint and every rank exit 75; that checkpoint,
+   written on 2 nodes, resumed on 3 nodes gives the uninterrupted bits.  SIGTERM to mpirun
+   alone: Open MPI passes it on to the ranks but SIGKILLs them 1 s later
+   (odls_base_sigkill_timeout), before they can exit, and mpirun exits 1, not 75; the
+   checkpoint written at the stop must still be there and resume to the same bits.
 c. A node stops answering (needs [train] collective_timeout, the watchdog; skipped, with a
    message, while the trainer does not know the key): one node's link taken down, and
    separately one remote rank SIGSTOPped.  mpirun must end within collective_timeout + 10 s
    with exit 4 and a message from a surviving rank naming the iteration and the timeout; the
    last checkpoint loads and resumes to the uninterrupted bits; after the link is up again
    no trainer process, half-written output or temporary file is left.
-   cluster.sh lowers the nodes' net.ipv4.tcp_retries2 (see its header): with the kernel's
+   cluster.sh lowers the nodes' net.ipv4.tcp_retries2 (see `up` there): with the kernel's
    default, mpirun waits ~15 minutes for the daemon on a cut-off node after MPI_Abort.
-The cluster is torn down at the end, also when a check fails or the test is interrupted."""
+Jobs that only wait on the network run at once (the four of a., the two of b/d, the two of
+c. on two clusters) to keep the test near 40 s on 2 cores.  The clusters are torn down at
+the end, also when a check fails or the test is interrupted."""
 import atexit
 import os
 import re
@@ -34,6 +36,7 @@ import dztest
 
 CLUSTER_SH = os.path.join(dztest.SOURCE, "tests", "cluster", "cluster.sh")
 TIMEOUT = 3  # [train] collective_timeout for part c, seconds
+WD_ITER = 1000  # iterations of the part c runs
 
 c = dztest.Checker("cluster")
 w = dztest.workdir("cluster")
@@ -81,14 +84,15 @@ class Cluster:
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env=self.run_env(threads), start_new_session=True)
 
-    def trainer_pids(self, node):
-        """The trainer processes running in one node's namespace."""
+    def trainer_pids(self, node, cfg):
+        """The trainer processes of the run with config cfg in one node's namespace."""
         pids = []
         for pid in self.sh("pids", node).stdout.split():
             try:
                 with open("/proc/%s/cmdline" % pid, "rb") as f:
-                    if f.read().split(b"\0")[0].decode() == TRAINER:
-                        pids.append(int(pid))
+                    argv = f.read().decode().split("\0")
+                if argv[0] == TRAINER and cfg in argv:
+                    pids.append(int(pid))
             except OSError:
                 pass
         return pids
@@ -168,158 +172,177 @@ for nodes, per_node in ((2, 2), (3, 1)):
     c.check(rc == 0 and names == want, "%d nodes x %d ranks land on %s (exit %d): %s"
             % (nodes, per_node, names, rc, err[-500:]))
 SOLVERS = {
-    "gd": {"learning_rate": 0.1, "iterations": 120, "log_every": 10, "block_rows": 8},
+    "gd": {"learning_rate": 0.1, "iterations": 60, "log_every": 5, "block_rows": 8},
     "lbfgs": {"optimizer": "lbfgs", "l2": 1.0, "memory": 5, "tolerance": 1e-9,
               "iterations": 100, "log_every": 1, "block_rows": 8},
 }
+# The four cluster runs go at once (their time is mostly waiting on TCP round trips).
+runs = []
 for solver, train in SOLVERS.items():
     sections = {"data": DATA, "train": train}
     ref = local_reference("%s_1x1" % solver, sections)
     for nodes, per_node, threads in ((2, 2, 1), (3, 1, 2)):
         name = "%s_%dnodes_x%d_x%d" % (solver, nodes, per_node, threads)
         d, cfg = folder(name, sections)
-        rc, out, err, secs = cl.run(nodes, per_node, threads, [TRAINER, "--quiet", cfg])
-        if c.check(rc == 0, "%s: exit %d: %s" % (name, rc, err[-1000:])):
-            got = digest(d)
-            c.check(got == ref, "%s: model hash %s differs from 1 rank on one host %s"
-                    % (name, got[:16], ref and ref[:16]))
-        print("%s: %.1f s, same bits as 1x1: %s" % (name, secs, rc == 0 and digest(d) == ref))
+        runs.append((name, d, ref, cl.start(nodes, per_node, threads, [TRAINER, "--quiet", cfg])))
+for name, d, ref, p in runs:
+    out, err = p.communicate(timeout=120)
+    if c.check(p.returncode == 0, "%s: exit %d: %s" % (name, p.returncode, err[-1000:])):
+        got = digest(d)
+        c.check(got == ref, "%s: model hash %s differs from 1 rank on one host %s"
+                % (name, got[:16], ref and ref[:16]))
+        print("%s: same bits as 1 rank on one host: %s" % (name, got == ref))
 
-# b/d. Signals, and a checkpoint moved from 2 nodes to 3.
+# b/d. Signals, and a checkpoint moved from 2 nodes to 3.  Both signal cases run at once on
+# nodes 0 and 1 (Open MPI takes ~4 s to end a job after SIGTERM to mpirun).
 print("same bits done: %.1f s" % (time.time() - t_start))
-ITER = 300
+ITER = 200
 ck_sections = {"data": DATA,
                "train": {"learning_rate": 0.05, "iterations": ITER, "log_every": 50, "block_rows": 8},
                "checkpoint": {"file": "ckpt.h5", "every": 50}}
 ck_ref = local_reference("ckpt_ref", ck_sections)
 
+
+def finish(name, p, limit):
+    """(stdout, stderr, seconds) of a started job; one still running after `limit` s is
+    killed, and the caller's time check fails."""
+    t0 = time.time()
+    try:
+        out, err = p.communicate(timeout=limit)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        out, err = p.communicate()
+        print("%s: mpirun still running after %.0f s: killed" % (name, limit))
+    return out, err, time.time() - t0
+
+
+def stop_checks(name, d, err):
+    """One stop message, the checkpoint written at the stop, no final outputs or temporaries."""
+    m = re.search(r"stopped by a signal after iteration (\d+)", err)
+    at = ckpt_iteration(os.path.join(d, "ckpt.h5"))
+    c.check(err.count("stopped by a signal after iteration") == 1 and m and at == int(m.group(1)) + 1,
+            "%s: one stop message and the checkpoint at the stop (iteration %d): %s" % (name, at, err[-800:]))
+    c.check(leftovers(d) == [], "%s: no model, final metrics or temporary files: %s" % (name, leftovers(d)))
+    return at
+
+
 # SIGTERM to every rank on both nodes; each rank's exit code is written to rc.<rank>.
-d, cfg = folder("sigterm_ranks", ck_sections)
-record = 'r=$OMPI_COMM_WORLD_RANK; "$0" "$@"; e=$?; echo $e > %s/rc.$r; exit $e' % d
 # (orte_abort_on_non_zero_status 0: mpirun would otherwise kill the ranks still running as
-# soon as the first one exits 75, before their exit codes are written; mpirun then exits 0)
-p = cl.start(2, 2, 1, ["--mca", "orte_abort_on_non_zero_status", "0", "sh", "-c", record, TRAINER,
-                       "--quiet", cfg])
-ck = os.path.join(d, "ckpt.h5")
-c.check(wait_for_ckpt(ck, p, ITER // 2), "sigterm_ranks: a checkpoint appeared")
-pids = {n: cl.trainer_pids(n) for n in (0, 1)}
+# soon as the first one exits 75, before their exit codes are written; mpirun then exits 0.)
+d_r, cfg_r = folder("sigterm_ranks", ck_sections)
+record = 'r=$OMPI_COMM_WORLD_RANK; "$0" "$@"; e=$?; echo $e > %s/rc.$r; exit $e' % d_r
+p_r = cl.start(2, 2, 1, ["--mca", "orte_abort_on_non_zero_status", "0", "sh", "-c", record, TRAINER,
+                         "--quiet", cfg_r])
+# SIGTERM to mpirun alone.
+d_m, cfg_m = folder("sigterm_mpirun", ck_sections)
+p_m = cl.start(2, 2, 1, [TRAINER, "--quiet", cfg_m])
+
+c.check(wait_for_ckpt(os.path.join(d_r, "ckpt.h5"), p_r, ITER // 4), "sigterm_ranks: a checkpoint appeared")
+c.check(wait_for_ckpt(os.path.join(d_m, "ckpt.h5"), p_m, ITER // 4), "sigterm_mpirun: a checkpoint appeared")
+pids = {n: cl.trainer_pids(n, cfg_r) for n in (0, 1)}
 c.check(all(len(v) == 2 for v in pids.values()), "sigterm_ranks: 2 trainer processes on each node: %s" % pids)
 for v in pids.values():
     for pid in v:
         os.kill(pid, signal.SIGTERM)
-try:
-    out, err = p.communicate(timeout=30)
-except subprocess.TimeoutExpired:
-    os.killpg(p.pid, signal.SIGKILL)
-    out, err = p.communicate()
-    c.check(False, "sigterm_ranks: mpirun still running 30 s after the SIGTERM")
+p_m.send_signal(signal.SIGTERM)
+
+out, err, secs = finish("sigterm_ranks", p_r, 30)
 codes = {}
 for r in range(4):
     try:
-        codes[r] = int(open(os.path.join(d, "rc.%d" % r)).read())
+        codes[r] = int(open(os.path.join(d_r, "rc.%d" % r)).read())
     except (OSError, ValueError):
         codes[r] = None
 c.check(all(v == 75 for v in codes.values()),
         "sigterm_ranks: exit codes of the ranks %s (all 75 expected): %s" % (codes, err[-800:]))
-m = re.search(r"stopped by a signal after iteration (\d+)", err)
-at = ckpt_iteration(ck)
-c.check(err.count("stopped by a signal after iteration") == 1 and m and at == int(m.group(1)) + 1,
-        "sigterm_ranks: one stop message and the checkpoint at the stop (iteration %d): %s" % (at, err[-800:]))
-c.check(leftovers(d) == [], "sigterm_ranks: no model, final metrics or temporary files: %s" % leftovers(d))
+at = stop_checks("sigterm_ranks", d_r, err)
 # b. resume on 3 nodes x 1 rank x 2 threads
-rc, out, err, secs = cl.run(3, 1, 2, [TRAINER, "--quiet", "--resume", cfg])
+rc, out, err, secs = cl.run(3, 1, 2, [TRAINER, "--quiet", "--resume", cfg_r])
 if c.check(rc == 0, "resume on 3 nodes: exit %d: %s" % (rc, err[-1000:])):
-    c.check(digest(d) == ck_ref, "checkpoint from 2 nodes (iteration %d) resumed on 3 nodes: "
+    c.check(digest(d_r) == ck_ref, "checkpoint from 2 nodes (iteration %d) resumed on 3 nodes: "
             "result differs from the uninterrupted run" % at)
-print("sigterm to the ranks: exits %s, checkpoint at %d resumed on 3 nodes in %.1f s" % (codes, at, secs))
+print("sigterm to the ranks: exits %s, checkpoint at %d resumed on 3 nodes" % (codes, at))
 
-# SIGTERM to mpirun alone.
-print("sigterm to the ranks done: %.1f s" % (time.time() - t_start))
-d, cfg = folder("sigterm_mpirun", ck_sections)
-p = cl.start(2, 2, 1, [TRAINER, "--quiet", cfg])
-ck = os.path.join(d, "ckpt.h5")
-c.check(wait_for_ckpt(ck, p, ITER // 2), "sigterm_mpirun: a checkpoint appeared")
-t0 = time.time()
-p.send_signal(signal.SIGTERM)
-try:
-    out, err = p.communicate(timeout=30)
-except subprocess.TimeoutExpired:
-    os.killpg(p.pid, signal.SIGKILL)
-    out, err = p.communicate()
-ended = time.time() - t0
-m = re.search(r"stopped by a signal after iteration (\d+)", err)
-at = ckpt_iteration(ck)
-c.check(p.returncode != 0 and ended < 10, "sigterm_mpirun: exit %s after %.1f s (non-zero within 10 s)"
-        % (p.returncode, ended))
-c.check(m is not None and at == int(m.group(1)) + 1,
-        "sigterm_mpirun: the ranks stopped and wrote the checkpoint (iteration %d): %s" % (at, err[-800:]))
-c.check(leftovers(d) == [], "sigterm_mpirun: no model, final metrics or temporary files: %s" % leftovers(d))
-resume_local("sigterm_mpirun", d, cfg, ck_ref)
-print("sigterm to mpirun: exit %s after %.1f s, checkpoint at %d" % (p.returncode, ended, at))
+out, err, secs = finish("sigterm_mpirun", p_m, 30)
+c.check(p_m.returncode != 0 and secs < 10, "sigterm_mpirun: exit %s %.1f s after the signal "
+        "(non-zero within 10 s)" % (p_m.returncode, secs))
+at = stop_checks("sigterm_mpirun", d_m, err)
+resume_local("sigterm_mpirun", d_m, cfg_m, ck_ref)
+print("sigterm to mpirun: exit %s, checkpoint at %d" % (p_m.returncode, at))
 
 
-# c. A node stops answering.
+# c. A node stops answering: node 2's link goes down on one cluster while, on a second
+# cluster, node 2's rank is stopped; both jobs run at once.
 def watchdog_landed():
     d, cfg = folder("probe", {"data": DATA, "train": {"iterations": 1, "collective_timeout": TIMEOUT}})
     rc, out, err, _ = dztest.mpirun(1, 1, ["--quiet", cfg])
     return rc == 0
 
 
-def node_fault(name, fault):
+def fault_start(cluster, name, fault, sections):
     """3 nodes x 1 rank; node 2 fails by `fault` ("link" or "stop") once a checkpoint exists."""
-    sections = {k: dict(v) for k, v in ck_sections.items()}
-    sections["train"]["collective_timeout"] = TIMEOUT
-    ref = local_reference(name + "_ref", sections)
     d, cfg = folder(name, sections)
-    p = cl.start(3, 1, 1, [TRAINER, "--quiet", cfg])
-    ck = os.path.join(d, "ckpt.h5")
-    c.check(wait_for_ckpt(ck, p, 50), "%s: a checkpoint appeared" % name)
-    victim = cl.trainer_pids(2)
+    p = cluster.start(3, 1, 1, [TRAINER, "--quiet", cfg])
+    c.check(wait_for_ckpt(os.path.join(d, "ckpt.h5"), p, 50), "%s: a checkpoint appeared" % name)
+    victim = cluster.trainer_pids(2, cfg)
     c.check(len(victim) == 1, "%s: one trainer on node 2: %s" % (name, victim))
-    t0 = time.time()
     if fault == "link":
-        c.check(cl.sh("link", "down", 2).returncode == 0, "%s: link down" % name)
+        c.check(cluster.sh("link", "down", 2).returncode == 0, "%s: link down" % name)
     else:
         for pid in victim:
             os.kill(pid, signal.SIGSTOP)
-    try:
-        out, err = p.communicate(timeout=TIMEOUT + 10)
-    except subprocess.TimeoutExpired:  # the failure this test exists for: clean up and report
-        os.killpg(p.pid, signal.SIGKILL)
-        out, err = p.communicate()
-    ended = time.time() - t0
-    c.check(ended < TIMEOUT + 10 and p.returncode == 4,
+    return dict(cluster=cluster, name=name, fault=fault, d=d, cfg=cfg, p=p, victim=victim,
+                t0=time.time())
+
+
+def fault_finish(f, ref):
+    """mpirun ends in time with exit 4 and the watchdog's message; the node comes back; nothing
+    is left behind; the checkpoint resumes to the uninterrupted bits."""
+    name, cluster, d = f["name"], f["cluster"], f["d"]
+    limit = TIMEOUT + 10
+    out, err, _ = finish(name, f["p"], max(0.1, f["t0"] + limit - time.time()))
+    ended = time.time() - f["t0"]
+    c.check(ended < limit and f["p"].returncode == 4,
             "%s: mpirun ended %.1f s after the fault (limit %d) with exit %s (expected 4)"
-            % (name, ended, TIMEOUT + 10, p.returncode))
+            % (name, ended, limit, f["p"].returncode))
     msg = re.search(r"rank ([01]): iteration (\d+): .*collective_timeout %g s" % TIMEOUT, err)
     c.check(msg is not None, "%s: a surviving rank names the iteration and the timeout: %s"
             % (name, err[-1500:]))
-    at = ckpt_iteration(ck)
-    c.check(0 < at < ITER, "%s: the last checkpoint loads (iteration %d)" % (name, at))
-    if fault == "link":
-        cl.sh("link", "up", 2)
+    at = ckpt_iteration(os.path.join(d, "ckpt.h5"))
+    c.check(0 < at < WD_ITER, "%s: the last checkpoint loads (iteration %d)" % (name, at))
+    if f["fault"] == "link":
+        cluster.sh("link", "up", 2)
     else:
-        for pid in victim:
+        for pid in f["victim"]:
             try:
                 os.kill(pid, signal.SIGCONT)
             except ProcessLookupError:
                 pass
     t1 = time.time()  # the cut-off rank must go as well (its own watchdog or its daemon)
-    while time.time() - t1 < 10 and any(cl.trainer_pids(n) for n in range(3)):
+    while time.time() - t1 < 10 and any(cluster.trainer_pids(n, f["cfg"]) for n in range(3)):
         time.sleep(0.2)
-    left = {n: cl.trainer_pids(n) for n in range(3)}
+    gone = time.time() - t1
+    left = {n: cluster.trainer_pids(n, f["cfg"]) for n in range(3)}
     c.check(not any(left.values()), "%s: trainer processes left 10 s after the node came back: %s"
             % (name, left))
     c.check(leftovers(d) == [], "%s: no half-written output or temporary files: %s" % (name, leftovers(d)))
-    resume_local(name, d, cfg, ref)
+    resume_local(name, d, f["cfg"], ref)
     print("%s: mpirun ended %.1f s after the fault, exit %s; checkpoint at %d; the cut-off rank "
-          "gone %.1f s after the node came back" % (name, ended, p.returncode, at, time.time() - t1))
+          "gone %.1f s after the node came back" % (name, ended, f["p"].returncode, at, gone))
 
 
 print("signals done: %.1f s" % (time.time() - t_start))
 if watchdog_landed():
-    node_fault("link_down", "link")
-    node_fault("sigstop", "stop")
+    wd_sections = {k: dict(v) for k, v in ck_sections.items()}
+    wd_sections["train"]["collective_timeout"] = TIMEOUT
+    wd_sections["train"]["iterations"] = WD_ITER  # the faults come at 50-200; the rest runs locally
+    wd_ref = local_reference("watchdog_ref", wd_sections)
+    cl2 = Cluster(3)
+    faults = [fault_start(cl, "link_down", "link", wd_sections),
+              fault_start(cl2, "sigstop", "stop", wd_sections)]
+    for f in faults:
+        fault_finish(f, wd_ref)
+    cl2.down()
 else:
     print("part c skipped: this trainer does not know [train] collective_timeout (the watchdog)")
 
