@@ -212,7 +212,7 @@ def finish(name, p, limit):
     except subprocess.TimeoutExpired:
         os.killpg(p.pid, signal.SIGKILL)
         out, err = p.communicate()
-        print("%s: mpirun still running after %.0f s: killed" % (name, limit))
+        print("%s: mpirun still running at its time limit: killed" % name)
     return out, err, time.time() - t0
 
 
