@@ -141,8 +141,9 @@ void dz_watchdog_step_time(dz_watchdog *w, double seconds)
     w->next = (w->next + 1) % DZ_WD_RING;
     if (w->nring < DZ_WD_RING)
         w->nring++;
-    /* the median moves slowly: recompute it every 32 steps (and at the first ones) */
-    if (++w->since_median < 32 && w->nring > 8)
+    /* the median moves slowly: recompute it (a sort, ~10 µs) every 256 steps, and at the
+     * first ones */
+    if (++w->since_median < 256 && w->nring > 8)
         return;
     w->since_median = 0;
     double tmp[DZ_WD_RING];
