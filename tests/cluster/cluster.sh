@@ -7,7 +7,10 @@
 # Open MPI starts its remote daemons through an rsh agent (written by `up`) that runs the
 # daemon's command line in the node's namespace, under `unshare --uts` with the node's own
 # hostname, so each node looks like a separate host; every byte between nodes goes over TCP.
-# mpirun itself runs in node 0.  The nodes share the host's file system (and its 2 cores).
+# mpirun itself runs in node 0.  The nodes share the host's file system and its cores.
+# So that a job whose node is cut off can end, the nodes' TCP gives up on an unanswered
+# connection after 2-3 s (net.ipv4.tcp_retries2 = 2; DZ_CLUSTER_TCP_RETRIES2 sets another
+# value, 15 is Linux's default) and Open MPI's daemons probe idle connections after 10 s.
 #
 # Usage (root only; every command but `up` finds the cluster through $DZ_CLUSTER):
 #   eval "$(cluster.sh up K)"     make K nodes (2..4); prints `export DZ_CLUSTER=<state dir>`
@@ -56,22 +59,23 @@ load() {
 }
 
 node_ns() {
-  [[ "$1" =~ ^[0-9]+$ ]] && [ "$1" -lt "$K" ] || die "no node '$1' (nodes 0..$((K - 1)))"
+  if ! [[ "$1" =~ ^[0-9]+$ ]] || [ "$1" -ge "$K" ]; then
+    die "no node '$1' (nodes 0..$((K - 1)))"
+  fi
   echo "$P-n$1"
 }
 
 # teardown STATE_DIR: kill what runs in the namespaces, delete them, remove the state dir.
 teardown() {
-  local dir=$1 p k i ns pass
+  local dir=$1 p k i ns pid
   [ -f "$dir/prefix" ] || { rm -rf "$dir"; return 0; }
   p=$(cat "$dir/prefix"); k=$(cat "$dir/nodes" 2>/dev/null || echo 4)
-  for pass in 1 2 3; do   # SIGCONT first: stopped processes must run to die
+  for _ in 1 2 3; do   # again: a daemon may have started a process meanwhile
     for ((i = 0; i < k; i++)); do
       ns="$p-n$i"
       [ -e "/run/netns/$ns" ] || continue
       for pid in $(ip netns pids "$ns" 2>/dev/null); do
-        kill -CONT "$pid" 2>/dev/null || true
-        kill -KILL "$pid" 2>/dev/null || true
+        kill -KILL "$pid" 2>/dev/null || true   # stopped (SIGSTOP) processes die too
       done
     done
     sleep 0.1
@@ -161,6 +165,7 @@ EOF
 # in_node NS NAME CMD...: run CMD in namespace NS with hostname NAME.
 in_node() {
   local ns=$1 name=$2; shift 2
+  # shellcheck disable=SC2016  # $0 and $@ belong to the inner shell
   exec ip netns exec "$ns" unshare --uts /bin/sh -c 'hostname "$0" && exec "$@"' "$name" "$@"
 }
 
@@ -183,12 +188,12 @@ case "$cmd" in
     in_node "$ns" "node$n" "$@" ;;
   link)
     load
-    [ $# -eq 2 ] && { [ "$1" = down ] || [ "$1" = up ]; } || die "link down|up NODE"
+    if [ $# -ne 2 ] || { [ "$1" != down ] && [ "$1" != up ]; }; then die "link down|up NODE"; fi
     node_ns "$2" >/dev/null
     ip -n "$P-br" link set "v$2" "$1" ;;
   pids) load; ip netns pids "$(node_ns "${1:-}")" ;;
   down)
     [ -n "${DZ_CLUSTER:-}" ] || die "DZ_CLUSTER is not set"
     teardown "$DZ_CLUSTER" ;;
-  *) sed -n '2,25p' "$SELF" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  *) sed -n '2,/^set -euo/p' "$SELF" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
 esac
