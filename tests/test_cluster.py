@@ -36,7 +36,6 @@ import dztest
 
 CLUSTER_SH = os.path.join(dztest.SOURCE, "tests", "cluster", "cluster.sh")
 TIMEOUT = 3  # [train] collective_timeout for part c, seconds
-WD_ITER = 1000  # iterations of the part c runs
 
 c = dztest.Checker("cluster")
 w = dztest.workdir("cluster")
@@ -200,6 +199,12 @@ ck_sections = {"data": DATA,
                "train": {"learning_rate": 0.05, "iterations": ITER, "log_every": 50, "block_rows": 8},
                "checkpoint": {"file": "ckpt.h5", "every": 50}}
 ck_ref = local_reference("ckpt_ref", ck_sections)
+# The runs resumed on one host are long, so that a stop that takes a while to arrive still
+# comes mid-run; the rest of the run costs little there.
+LONG_ITER = 1000
+long_sections = {k: dict(v) for k, v in ck_sections.items()}
+long_sections["train"]["iterations"] = LONG_ITER
+long_ref = local_reference("long_ref", long_sections)
 
 
 def finish(name, p, limit):
@@ -233,7 +238,7 @@ record = 'r=$OMPI_COMM_WORLD_RANK; "$0" "$@"; e=$?; echo $e > %s/rc.$r; exit $e'
 p_r = cl.start(2, 2, 1, ["--mca", "orte_abort_on_non_zero_status", "0", "sh", "-c", record, TRAINER,
                          "--quiet", cfg_r])
 # SIGTERM to mpirun alone.
-d_m, cfg_m = folder("sigterm_mpirun", ck_sections)
+d_m, cfg_m = folder("sigterm_mpirun", long_sections)
 p_m = cl.start(2, 2, 1, [TRAINER, "--quiet", cfg_m])
 
 c.check(wait_for_ckpt(os.path.join(d_r, "ckpt.h5"), p_r, ITER // 4), "sigterm_ranks: a checkpoint appeared")
@@ -266,7 +271,7 @@ out, err, secs = finish("sigterm_mpirun", p_m, 30)
 c.check(p_m.returncode != 0 and secs < 10, "sigterm_mpirun: exit %s %.1f s after the signal "
         "(non-zero within 10 s)" % (p_m.returncode, secs))
 at = stop_checks("sigterm_mpirun", d_m, err)
-resume_local("sigterm_mpirun", d_m, cfg_m, ck_ref)
+resume_local("sigterm_mpirun", d_m, cfg_m, long_ref)
 print("sigterm to mpirun: exit %s, checkpoint at %d" % (p_m.returncode, at))
 
 
@@ -311,7 +316,7 @@ def fault_finish(f, ref):
     c.check(msg is not None, "%s: a surviving rank names the iteration and the timeout: %s"
             % (name, err[-1500:]))
     at = ckpt_iteration(os.path.join(d, "ckpt.h5"))
-    c.check(0 < at < WD_ITER, "%s: the last checkpoint loads (iteration %d)" % (name, at))
+    c.check(0 < at < LONG_ITER, "%s: the last checkpoint loads (iteration %d)" % (name, at))
     if f["fault"] == "link":
         cluster.sh("link", "up", 2)
     else:
@@ -335,9 +340,8 @@ def fault_finish(f, ref):
 
 print("signals done: %.1f s" % (time.time() - t_start))
 if watchdog_landed():
-    wd_sections = {k: dict(v) for k, v in ck_sections.items()}
+    wd_sections = {k: dict(v) for k, v in long_sections.items()}
     wd_sections["train"]["collective_timeout"] = TIMEOUT
-    wd_sections["train"]["iterations"] = WD_ITER  # the faults come at 50-200; the rest runs locally
     wd_ref = local_reference("watchdog_ref", wd_sections)
     cl2 = Cluster(3)
     faults = [fault_start(cl, "link_down", "link", wd_sections),
