@@ -71,6 +71,7 @@ static const key keys[] = {
     {"train", "collective_timeout", K_DOUBLE, N(collective_timeout), 0, HUGE_VAL, 0, NULL, NULL, 0},
     {"output", "model", K_PATH, S(model_out), 0, 0, 0, NULL, NULL, 0},
     {"output", "metrics", K_PATH, S(metrics_out), 0, 0, 0, NULL, NULL, 0},
+    {"output", "progress", K_DOUBLE, N(progress), 0, HUGE_VAL, 0, NULL, NULL, 0},
     {"checkpoint", "file", K_PATH, S(ckpt_file), 0, 0, 0, NULL, NULL, 0},
     {"checkpoint", "every", K_INT, N(ckpt_every), 0, 1e15, 0, NULL, NULL, 0},
 };
@@ -102,6 +103,7 @@ void dz_config_defaults(dz_config *c)
     c->collective_timeout = -1; /* automatic (dz/watchdog.h); not settable: the file's lower bound is 0 */
     strcpy(c->model_out, "model.h5");
     strcpy(c->metrics_out, "metrics.csv");
+    c->progress = 10;
     c->ckpt_file[0] = '\0';
     c->ckpt_every = 0;
 }

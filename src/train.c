@@ -24,6 +24,7 @@
 #include "dz/objective.h"
 #include "dz/optim.h"
 #include "dz/output.h"
+#include "dz/progress.h"
 #include "dz/shard.h"
 #include "dz/watchdog.h"
 
@@ -395,6 +396,9 @@ int dz_train(MPI_Comm comm, const dz_config *cfg, const dz_run_opts *opts, dz_er
     dz_watchdog_remove_on_fire(&wd, partial);
 
     double t0 = MPI_Wtime(), elapsed = elapsed0;
+    dz_progress prog;
+    dz_progress_start(&prog, rank == 0 && !opts->quiet, cfg->progress, start, cfg->iterations,
+                      cfg->tolerance > 0 || !opt.ops->first_order);
     dz_iter_info info = {NAN, NAN, DZ_IT_UPDATED, ""};
     int64_t it;
     for (it = start; it < cfg->iterations; it++) {
@@ -404,8 +408,10 @@ int dz_train(MPI_Comm comm, const dz_config *cfg, const dz_run_opts *opts, dz_er
         double t_it = MPI_Wtime();
         dz_optim_iterate(&opt, &obj, p, it, log_due, &info);
         dz_watchdog_step_time(&wd, MPI_Wtime() - t_it);
+        dz_progress_update(&prog, it, info.f, info.gmax);
         elapsed = elapsed0 + round((MPI_Wtime() - t0) * 1e6) / 1e6;
         if (info.status == DZ_IT_DIVERGED) {
+            dz_progress_end(&prog);
             /* every rank sees the same sums, so every rank fails; the agreement prints once */
             dz_fail(e, DZ_ERUNTIME,
                     "training diverged at iteration %lld: %s (%s); no model written%s",
@@ -421,6 +427,7 @@ int dz_train(MPI_Comm comm, const dz_config *cfg, const dz_run_opts *opts, dz_er
             if (dz_metrics_add(&met, it, info.f, info.gmax, obj.passes, elapsed))
                 dz_fatal(comm, DZ_ERUNTIME, "out of memory for metrics");
             if (rank == 0 && !opts->quiet) {
+                dz_progress_end(&prog);
                 printf("Cost after iteration %lld: %.17g\n", (long long)it, info.f);
                 fflush(stdout);
             }
@@ -431,6 +438,8 @@ int dz_train(MPI_Comm comm, const dz_config *cfg, const dz_run_opts *opts, dz_er
         int64_t done_it = it + 1;
         int stop = obj.stop;
         int due = cfg->ckpt_every > 0 && done_it % cfg->ckpt_every == 0;
+        if (stop || due)
+            dz_progress_end(&prog); /* the checkpoint line, or the error, on a line of its own */
         if (cfg->ckpt_file[0] && (stop || due) &&
             write_checkpoint(comm, rank, cfg, &tr, done_it, elapsed, obj.passes, p, &opt, &met,
                              opts->quiet, e) != DZ_OK)
@@ -443,6 +452,7 @@ int dz_train(MPI_Comm comm, const dz_config *cfg, const dz_run_opts *opts, dz_er
             goto done;
         }
     }
+    dz_progress_end(&prog);
     finish(comm, rank, cfg, opts, &tr, cfg->test[0] ? &te : NULL, &obj, opt.ops->first_order, p, it,
            &info, elapsed, &met, e);
 

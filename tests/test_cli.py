@@ -12,8 +12,14 @@ and --version, each as a user meets them under mpirun.
   5. --help (exit 0, printed once at N = 2) names the subcommand, every option and where the
      config keys are documented; --version names the version, commit, compiler, kernel
      paths, Open MPI and HDF5.
+  6. The progress line: under mpirun (rank stderr is a pipe) plain lines every [output]
+     progress seconds (0.05 here), with increasing iterations, the limit, J, it/s and the time left; none
+     with --quiet, with progress = 0, or on a run shorter than the default 10 s; on a terminal
+     (a 1-rank run with stderr on a pty) one line rewritten in place ("\r" … ESC[K), ended by
+     a newline.
 """
 import os
+import pty
 import re
 import shutil
 import subprocess
@@ -135,5 +141,52 @@ if m and m.group(2) != "unknown" and shutil.which("git"):
     g = subprocess.run(["git", "-C", dztest.SOURCE, "merge-base", "--is-ancestor", m.group(2), "HEAD"],
                        capture_output=True, text=True)
     c.check(g.returncode == 0, "--version commit %s is an ancestor of HEAD: %s" % (m.group(2), g.stderr))
+
+# 6. the progress line
+PROG = re.compile(r"^dztrain: progress: iteration (\d+)/(\d+) \(\d+ %\), J [-+.e\d]+"
+                  r"(, \|grad J\|inf [-+.e\d]+ \(iteration \d+\))?, [.e+\d]+ it/s, left (<= )?"
+                  r"\d+:\d\d:\d\d$", re.M)  # it/s: "%.0f" from 10 up
+write_config(os.path.join(w, "prog.ini"), {
+    "data": {"train": "train.h5"}, "train": {"iterations": 20000, "log_every": 5000},
+    "output": {"model": "m_prog.h5", "metrics": "m_prog.csv", "progress": 0.05}})
+rc, out, err, secs = mpirun(N, 1, ["prog.ini"], cwd=w)
+lines = [l for l in err.splitlines() if l.startswith("dztrain: progress:")]
+its = [int(m.group(1)) for m in PROG.finditer(err)]
+print("progress: %d lines in %.1f s at progress = 0.05" % (len(lines), secs))
+c.check(rc == 0 and len(lines) >= 3 and len(its) == len(lines),
+        "progress = 0.05 under mpirun: %d lines, %d well-formed (exit %d): %s"
+        % (len(lines), len(its), rc, lines[:3]))
+c.check(its == sorted(its) and all(0 < i <= 20000 for i in its) and "\r" not in err,
+        "progress lines count up, within the limit, no in-place rewriting in a pipe: %s" % its)
+c.check(err.count("dztrain: rank") == 0, "a progress line is not an error line")
+for extra, why in ((["--quiet"], "--quiet"), (["--set", "output.progress=0"], "progress = 0"),
+                   (["--set", "output.progress=10", "--set", "train.iterations=2000"], "a run shorter than 10 s")):
+    rc, out, err, _ = mpirun(N, 1, extra + ["prog.ini"], cwd=w)
+    c.check(rc == 0 and "progress:" not in err, "no progress line with %s: %s" % (why, err[-300:]))
+# on a terminal: 1 rank without mpirun, stderr on a pty
+master, slave = pty.openpty()
+p = subprocess.Popen([dztest.TRAINER, "--set", "output.progress=0", "--set", "train.iterations=150000",
+                      "--set", "train.log_every=1000000", "prog.ini"], cwd=w,
+                     stdout=subprocess.PIPE, stderr=slave, env=dict(os.environ, OMP_NUM_THREADS="1"))
+os.close(slave)
+tty = b""
+while True:
+    try:
+        chunk = os.read(master, 4096)
+    except OSError:  # EIO: the other side closed
+        break
+    if not chunk:
+        break
+    tty += chunk
+out = p.communicate(timeout=120)[0]
+os.close(master)
+tty = tty.decode(errors="replace").replace("\r\n", "\n")  # the pty's own output translation
+shown = tty.split("\r")
+print("progress on a terminal: %d in-place updates" % (len(shown) - 1))
+c.check(p.returncode == 0 and len(shown) >= 3 and all(PROG.match(x.split("\x1b[K")[0])
+                                                     for x in shown[1:]),
+        "on a terminal (even with progress = 0) the line is rewritten in place: %r" % tty[-300:])
+c.check(tty.endswith("\x1b[K\n"),
+        "the in-place line ends with a newline: %r" % tty[-40:])
 
 c.finish()

@@ -58,6 +58,8 @@ typedef struct dz_config {
     /* [output] */
     char model_out[DZ_PATH_MAX];    /* "model.h5" */
     char metrics_out[DZ_PATH_MAX];  /* "metrics.csv" */
+    double progress;                /* 10: seconds between progress lines (0 = off; see
+                                       dz/progress.h) */
     /* [checkpoint] */
     char ckpt_file[DZ_PATH_MAX];    /* "" = no checkpoints */
     int64_t ckpt_every;             /* 0 = only on SIGTERM/SIGUSR1 (when file is set) */
