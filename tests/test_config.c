@@ -124,8 +124,8 @@ int main(void)
     CHECK(!strcmp(c.train_x, "train_set_x") && !strcmp(c.test_y, "test_set_y"), "default dataset names");
     CHECK(c.scale == 1 && c.learning_rate == 0.005 && c.iterations == 2000 && c.log_every == 100 &&
               c.reproducible == 1 && c.block_rows == 0 && c.dtype == DZ_DTYPE_NATIVE &&
-              c.collective_timeout < 0,
-          "defaults (collective_timeout automatic)");
+              c.collective_timeout < 0 && c.progress == 10,
+          "defaults (collective_timeout automatic, progress 10 s)");
     CHECK(!strcmp(c.model_out, "/base/model.h5") && !strcmp(c.metrics_out, "/base/metrics.csv") && !c.test[0] &&
               !c.ckpt_file[0],
           "default outputs");
