@@ -2,6 +2,7 @@
 #include "dz/checkpoint.h"
 
 #include <hdf5.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -33,6 +34,10 @@ static uint64_t payload_hash(const dz_ckpt *c)
         h = hash_bytes(h, m->elapsed, (size_t)m->n * sizeof(double));
         h = hash_bytes(h, m->grad_max, (size_t)m->n * sizeof(double));
         h = hash_bytes(h, m->passes, (size_t)m->n * sizeof(double));
+        if (m->has_test) { /* (checkpoints without a test set hash as before) */
+            h = hash_bytes(h, m->test_loss, (size_t)m->n * sizeof(double));
+            h = hash_bytes(h, m->test_acc, (size_t)m->n * sizeof(double));
+        }
     }
     return h;
 }
@@ -54,6 +59,10 @@ int dz_ckpt_write(const char *path, const dz_ckpt *c, dz_err *e)
         bad |= dz_h5_write_f64(g, "elapsed_s", c->metrics.n, c->metrics.elapsed);
         bad |= dz_h5_write_f64(g, "grad_max", c->metrics.n, c->metrics.grad_max);
         bad |= dz_h5_write_f64(g, "passes", c->metrics.n, c->metrics.passes);
+        if (c->metrics.has_test) {
+            bad |= dz_h5_write_f64(g, "test_loss", c->metrics.n, c->metrics.test_loss);
+            bad |= dz_h5_write_f64(g, "test_accuracy", c->metrics.n, c->metrics.test_acc);
+        }
         H5Gclose(g);
     }
     bad |= dz_h5_attr_str(f, "format", FORMAT);
@@ -188,15 +197,23 @@ int dz_ckpt_read(const char *path, dz_ckpt *c, dz_err *e)
             m->elapsed = malloc((size_t)(nm ? nm : 1) * sizeof(double));
             m->grad_max = malloc((size_t)(nm ? nm : 1) * sizeof(double));
             m->passes = malloc((size_t)(nm ? nm : 1) * sizeof(double));
+            m->test_loss = malloc((size_t)(nm ? nm : 1) * sizeof(double));
+            m->test_acc = malloc((size_t)(nm ? nm : 1) * sizeof(double));
+            m->has_test = H5Lexists(g, "test_loss", H5P_DEFAULT) > 0;
             bad = !c->params || !c->state || !m->iteration || !m->loss || !m->elapsed ||
-                  !m->grad_max || !m->passes ||
+                  !m->grad_max || !m->passes || !m->test_loss || !m->test_acc ||
                   get_array(f, "params", H5T_NATIVE_DOUBLE, c->n, c->params) ||
                   get_array(f, "optimizer_state", H5T_NATIVE_DOUBLE, c->nstate, c->state) ||
                   get_array(g, "iteration", H5T_NATIVE_INT64, nm, m->iteration) ||
                   get_array(g, "loss", H5T_NATIVE_DOUBLE, nm, m->loss) ||
                   get_array(g, "elapsed_s", H5T_NATIVE_DOUBLE, nm, m->elapsed) ||
                   get_array(g, "grad_max", H5T_NATIVE_DOUBLE, nm, m->grad_max) ||
-                  get_array(g, "passes", H5T_NATIVE_DOUBLE, nm, m->passes);
+                  get_array(g, "passes", H5T_NATIVE_DOUBLE, nm, m->passes) ||
+                  (m->has_test &&
+                   (get_array(g, "test_loss", H5T_NATIVE_DOUBLE, nm, m->test_loss) ||
+                    get_array(g, "test_accuracy", H5T_NATIVE_DOUBLE, nm, m->test_acc)));
+            for (int64_t k = 0; !bad && !m->has_test && k < nm; k++)
+                m->test_loss[k] = m->test_acc[k] = NAN;
         }
         if (g >= 0)
             H5Gclose(g);

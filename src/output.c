@@ -90,11 +90,19 @@ int dz_out_commit(const char *tmp, const char *final, dz_err *e)
  * not evaluated), elapsed to the microsecond, passes to 1e-6. */
 static void write_row(FILE *f, const dz_metrics *m, int64_t k)
 {
-    char gm[32] = "";
+    char gm[32] = "", tl[32] = "", ta[32] = "";
     if (!isnan(m->grad_max[k]))
         snprintf(gm, sizeof gm, "%.17g", m->grad_max[k]);
-    fprintf(f, "%lld,%.17g,%.6f,%s,%.6f\n", (long long)m->iteration[k], m->loss[k],
+    fprintf(f, "%lld,%.17g,%.6f,%s,%.6f", (long long)m->iteration[k], m->loss[k],
             m->elapsed[k], gm, m->passes[k]);
+    if (m->has_test) {
+        if (!isnan(m->test_loss[k]))
+            snprintf(tl, sizeof tl, "%.17g", m->test_loss[k]);
+        if (!isnan(m->test_acc[k]))
+            snprintf(ta, sizeof ta, "%.17g", m->test_acc[k]);
+        fprintf(f, ",%s,%s", tl, ta);
+    }
+    fputc('\n', f);
 }
 
 static int grow(double **a, int64_t cap)
@@ -106,7 +114,7 @@ static int grow(double **a, int64_t cap)
 }
 
 int dz_metrics_add(dz_metrics *m, int64_t iteration, double loss, double grad_max,
-                   double passes, double elapsed)
+                   double passes, double elapsed, double test_loss, double test_acc)
 {
     if (m->n == m->cap) {
         int64_t cap = m->cap ? 2 * m->cap : 64;
@@ -114,7 +122,7 @@ int dz_metrics_add(dz_metrics *m, int64_t iteration, double loss, double grad_ma
         if (it) m->iteration = it;
         int bad = !it;
         bad |= grow(&m->loss, cap) | grow(&m->elapsed, cap) | grow(&m->grad_max, cap) |
-               grow(&m->passes, cap);
+               grow(&m->passes, cap) | grow(&m->test_loss, cap) | grow(&m->test_acc, cap);
         if (bad)
             return -1;
         m->cap = cap;
@@ -124,6 +132,8 @@ int dz_metrics_add(dz_metrics *m, int64_t iteration, double loss, double grad_ma
     m->elapsed[m->n] = elapsed;
     m->grad_max[m->n] = grad_max;
     m->passes[m->n] = passes;
+    m->test_loss[m->n] = test_loss;
+    m->test_acc[m->n] = test_acc;
     m->n++;
     if (m->f) {
         write_row(m->f, m, m->n - 1);
@@ -144,7 +154,8 @@ int dz_metrics_open(dz_metrics *m, const char *final, dz_err *e)
     if (!m->f)
         return dz_fail(e, DZ_EOUTPUT, "cannot write metrics file '%s': %s", m->path,
                        strerror(errno));
-    fprintf(m->f, "iteration,loss,elapsed_s,grad_max,passes\n");
+    fprintf(m->f, "iteration,loss,elapsed_s,grad_max,passes%s\n",
+            m->has_test ? ",test_loss,test_accuracy" : "");
     for (int64_t k = 0; k < m->n; k++)
         write_row(m->f, m, k);
     fflush(m->f);
@@ -174,6 +185,8 @@ void dz_metrics_free(dz_metrics *m)
     free(m->elapsed);
     free(m->grad_max);
     free(m->passes);
+    free(m->test_loss);
+    free(m->test_acc);
     memset(m, 0, sizeof *m);
 }
 

@@ -86,7 +86,7 @@ static void bcast_metrics(MPI_Comm comm, dz_metrics *m)
     if (rank != 0) {
         dz_metrics_free(m);
         for (int64_t k = 0; k < n; k++)
-            if (dz_metrics_add(m, 0, 0, 0, 0, 0))
+            if (dz_metrics_add(m, 0, 0, 0, 0, 0, 0, 0))
                 dz_fatal(comm, DZ_ERUNTIME, "out of memory for metrics");
     }
     if (n) {
@@ -95,7 +95,17 @@ static void bcast_metrics(MPI_Comm comm, dz_metrics *m)
         DZ_MPI(MPI_Bcast(m->elapsed, (int)n, MPI_DOUBLE, 0, comm));
         DZ_MPI(MPI_Bcast(m->grad_max, (int)n, MPI_DOUBLE, 0, comm));
         DZ_MPI(MPI_Bcast(m->passes, (int)n, MPI_DOUBLE, 0, comm));
+        DZ_MPI(MPI_Bcast(m->test_loss, (int)n, MPI_DOUBLE, 0, comm));
+        DZ_MPI(MPI_Bcast(m->test_acc, (int)n, MPI_DOUBLE, 0, comm));
     }
+}
+
+/* The test set's mean loss and accuracy (a fraction) at p, for metrics.csv.  Collective. */
+static void test_metrics(dz_obj *obj, const dz_shard *te, const double *p, double *loss,
+                         double *acc)
+{
+    dz_obj_evaluate(obj, te, p, loss, acc, NULL);
+    *acc /= 100.0;
 }
 
 /* Rank 0 writes a checkpoint of the state after `done` updates; the verdict is broadcast. */
@@ -383,6 +393,7 @@ int dz_train(MPI_Comm comm, const dz_config *cfg, const dz_run_opts *opts, dz_er
             DZ_MPI(MPI_Bcast(opt.state, (int)opt.nstate, MPI_DOUBLE, 0, comm));
         bcast_metrics(comm, &met);
     }
+    met.has_test = cfg->test[0] != 0; /* rows resumed from a run without one: empty cells */
     if (e->code == DZ_OK && rank == 0)
         dz_metrics_open(&met, cfg->metrics_out, e);
     if (e->code == DZ_OK && dz_watchdog_start(&wd, cfg->collective_timeout, rank) != 0)
@@ -405,7 +416,9 @@ int dz_train(MPI_Comm comm, const dz_config *cfg, const dz_run_opts *opts, dz_er
         int log_due = it % cfg->log_every == 0;
         obj.stop = 0;
         dz_watchdog_at(&wd, it);
-        double t_it = MPI_Wtime();
+        double t_it = MPI_Wtime(), tl = NAN, ta = NAN;
+        if (log_due && cfg->test[0])
+            test_metrics(&obj, &te, p, &tl, &ta); /* at the row's parameters: before the update */
         dz_optim_iterate(&opt, &obj, p, it, log_due, &info);
         dz_watchdog_step_time(&wd, MPI_Wtime() - t_it);
         dz_progress_update(&prog, it, info.f, info.gmax);
@@ -424,7 +437,9 @@ int dz_train(MPI_Comm comm, const dz_config *cfg, const dz_run_opts *opts, dz_er
         }
         int stopped = info.status != DZ_IT_UPDATED;
         if (log_due || (stopped && !isnan(info.f))) {
-            if (dz_metrics_add(&met, it, info.f, info.gmax, obj.passes, elapsed))
+            if (!log_due && cfg->test[0])
+                test_metrics(&obj, &te, p, &tl, &ta); /* stopped: p was not updated */
+            if (dz_metrics_add(&met, it, info.f, info.gmax, obj.passes, elapsed, tl, ta))
                 dz_fatal(comm, DZ_ERUNTIME, "out of memory for metrics");
             if (rank == 0 && !opts->quiet) {
                 dz_progress_end(&prog);

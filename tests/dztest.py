@@ -110,7 +110,7 @@ def read_metrics(path):
     with open(path) as f:
         header = f.readline().strip()
         for line in f:
-            it, loss, el, gm, ps = line.strip().split(",")
+            it, loss, el, gm, ps = line.strip().split(",")[:5]  # (+ test_loss, test_accuracy)
             rows.append((int(it), float(loss), float(el), float(gm) if gm else float("nan"),
                          float(ps)))
     return header, rows

@@ -27,18 +27,21 @@ int dz_out_commit(const char *tmp, const char *final, dz_err *e);
 void dz_out_tmpname(const char *final, char *out, size_t len);
 
 /* metrics.csv columns: iteration, loss (J, penalty included), elapsed_s, grad_max (‖∇J‖∞,
- * empty when not evaluated), passes (cumulative data passes). */
+ * empty when not evaluated), passes (cumulative data passes); with a test set (has_test) also
+ * test_loss (mean loss on the test set, no penalty) and test_accuracy (a fraction), at the
+ * same parameters as the row's loss (empty where not evaluated). */
 typedef struct dz_metrics {
     int64_t n, cap;
+    int has_test;               /* write the test columns (set before dz_metrics_open) */
     int64_t *iteration;
-    double *loss, *elapsed, *grad_max, *passes;
+    double *loss, *elapsed, *grad_max, *passes, *test_loss, *test_acc;
     FILE *f;                    /* rank 0 only: the .partial file */
     char path[DZ_PATH_MAX + 16];
 } dz_metrics;
 
 /* Append one row in memory (every rank) and, when open, to the file. 0 ok, -1 no memory. */
 int dz_metrics_add(dz_metrics *m, int64_t iteration, double loss, double grad_max,
-                   double passes, double elapsed);
+                   double passes, double elapsed, double test_loss, double test_acc);
 /* The growing file's name, "<final>.partial", into buf (len bytes). Not collective. */
 void dz_metrics_partial_path(const char *final, char *buf, size_t len);
 /* Open "<final>.partial" and write the header and the rows held so far. */
