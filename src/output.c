@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dz/names.h"
+
 void dz_out_tmpname(const char *final, char *out, size_t len)
 {
     snprintf(out, len, "%s.tmp.%ld", final, (long)getpid());
@@ -315,5 +317,7 @@ int dz_model_write(const char *path, int64_t d, int64_t K, const double *p,
     bad |= dz_h5_attr_i64(f, "block_rows", info->block_rows);
     bad |= dz_h5_attr_u64(f, "config_hash", info->config_hash);
     bad |= dz_h5_attr_u64(f, "data_checksum", info->data_checksum);
+    if (info->names_from)
+        bad |= dz_names_copy(info->names_from, f, d) != 0;
     return dz_h5_commit(f, bad, tmp, path, "model file", e);
 }

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "dz/binding.h"
+#include "dz/names.h"
 #include "dz/objective.h"
 #include "dz/output.h"
 
@@ -307,6 +308,14 @@ int dz_predict_setup(MPI_Comm comm, const char *model, const char *data, const c
         dz_fail(e, DZ_ECONFIG, "%s", msg);
     DZ_TRY(dz_err_agree(comm, e));
     DZ_TRY(dz_model_load(comm, model, mo, e));
+    int rank;
+    DZ_MPI(MPI_Comm_rank(comm, &rank));
+    if (rank == 0)
+        dz_names_check(model, data, e);
+    if (dz_err_agree(comm, e) != DZ_OK) {
+        dz_model_free(mo);
+        return e->code;
+    }
     char what[DZ_PATH_MAX + 32];
     snprintf(what, sizeof what, "the model '%s'", model);
     dz_shard_req r = {.path = data, .xname = xname, .yname = yname, .want = DZ_DTYPE_NATIVE,

@@ -226,7 +226,7 @@ static void finish(MPI_Comm comm, int rank, const dz_config *cfg, const dz_run_o
                             .scale = cfg->scale, .config_hash = dz_config_hash(cfg),
                             .data_checksum = tr->checksum, .l2 = cfg->l2, .l1 = cfg->l1,
                             .passes = passes, .grad_max = gmax, .confusion_train = ctr,
-                            .confusion_test = cte};
+                            .confusion_test = cte, .names_from = cfg->train};
         snprintf(mi.optimizer, sizeof mi.optimizer, "%s", cfg->optimizer);
         snprintf(mi.stop_reason, sizeof mi.stop_reason, "%s", reason);
         if (dz_model_write(cfg->model_out, d, K, p, &mi, e) == DZ_OK)

@@ -65,6 +65,7 @@ typedef struct dz_model_info {
     double scale;
     uint64_t config_hash, data_checksum;
     const int64_t *confusion_train, *confusion_test; /* softmax: K × K counts, or NULL */
+    const char *names_from;    /* the training file: its feature_names are copied (dz/names.h) */
 } dz_model_info;
 
 #define DZ_MODEL_FORMAT "dztrain-model-1" /* model.h5's format attribute (written, and checked

@@ -509,6 +509,26 @@ scoring_case("evaluate_labels_gt1_logistic", 3, r"label train_set_y\[39\] = 2; l
 scoring_case("evaluate_label_ge_K", 3, r"label train_set_y\[39\] = 3; softmax labels must be "
              r"integers 0 \.\.\. 2", EVAL, model=lambda d: model_file(d, K=3),
              data=lambda d: h5(d, **{X: feats(), Y: bad_labels(3, "uint8")}))
+
+
+def named(d, path, names, vlen=False):
+    """Add a feature_names dataset (fixed-length, or variable-length strings) to d/path."""
+    with h5py.File(os.path.join(d, path), "a") as f:
+        if vlen:
+            f.create_dataset("feature_names", data=names, dtype=h5py.string_dtype())
+        else:
+            f["feature_names"] = np.array([n.encode() for n in names])
+
+
+NAMES = ["age", "height", "weight", "income"]
+scoring_case("evaluate_feature_names_differ", 3, r"train\.h5: feature 1 is 'weight', the model "
+             r"'m\.h5' was trained with 'height' there \(feature_names differ", EVAL,
+             model=lambda d: (model_file(d), named(d, "m.h5", NAMES)),
+             data=lambda d: (good(d), named(d, "train.h5", [NAMES[0], NAMES[2], NAMES[1], NAMES[3]],
+                                            vlen=True)))
+scoring_case("predict_feature_names_count", 3, r"train\.h5: 3 feature names, the model 'm\.h5' "
+             r"has 4", PRED, model=lambda d: (model_file(d), named(d, "m.h5", NAMES, vlen=True)),
+             data=lambda d: (good(d), named(d, "train.h5", NAMES[:3])))
 scoring_case("evaluate_json_unwritable", 5, r"evaluate --json 'nodir/e\.json': cannot create files",
              EVAL + ["--json", "nodir/e.json"])
 
