@@ -33,6 +33,11 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SELF=$HERE/$(basename "${BASH_SOURCE[0]}")
 
 die() { echo "cluster.sh: $*" >&2; exit 1; }
+# Commands enter a node's network namespace with nsenter, not `ip -n` / `ip netns exec`: those
+# also remount /sys inside a private mount namespace, which fails in a chroot (where / is not
+# a mount point), and none of the commands here needs that view of /sys.
+NETNS=/run/netns
+nsip() { local ns=$1; shift; nsenter --net="$NETNS/$ns" ip "$@"; }
 addr() { echo "198.18.0.$(($1 + 1))"; }
 
 # check: can this machine make namespaces?  Exit 77 (the tests' "skip") with the reason if not.
@@ -40,13 +45,14 @@ check() {
   [ "$(id -u)" -eq 0 ] || { echo "cluster.sh: skipped: needs root (network namespaces)" >&2; exit 77; }
   command -v ip >/dev/null || { echo "cluster.sh: skipped: no 'ip' command (Debian: iproute2)" >&2; exit 77; }
   command -v unshare >/dev/null || { echo "cluster.sh: skipped: no 'unshare' (util-linux)" >&2; exit 77; }
+  command -v nsenter >/dev/null || { echo "cluster.sh: skipped: no 'nsenter' (util-linux)" >&2; exit 77; }
   local probe="dzcprobe$$"
   if ! ip netns add "$probe" 2>/dev/null; then
     echo "cluster.sh: skipped: 'ip netns add' failed (no namespace support or no privilege here)" >&2
     exit 77
   fi
   local ok=1
-  ip -n "$probe" link add dzp0 type veth peer name dzp1 2>/dev/null || ok=0
+  nsip "$probe" link add dzp0 type veth peer name dzp1 2>/dev/null || ok=0
   ip netns del "$probe" 2>/dev/null || true
   [ $ok = 1 ] || { echo "cluster.sh: skipped: veth interfaces cannot be made here" >&2; exit 77; }
 }
@@ -112,22 +118,22 @@ up() {
   # On any failure below, leave nothing behind.
   trap 'teardown "$dir"' ERR
   ip netns add "$p-br"
-  ip -n "$p-br" link add br0 type bridge
-  ip -n "$p-br" link set br0 up
+  nsip "$p-br" link add br0 type bridge
+  nsip "$p-br" link set br0 up
   for ((i = 0; i < k; i++)); do
     ns="$p-n$i"
     ip netns add "$ns"
-    ip -n "$p-br" link add "v$i" type veth peer name eth0 netns "$ns"
-    ip -n "$p-br" link set "v$i" master br0 up
-    ip -n "$ns" link set lo up
-    ip -n "$ns" addr add "$(addr "$i")/24" dev eth0
-    ip -n "$ns" link set eth0 up
+    nsip "$p-br" link add "v$i" type veth peer name eth0 netns "$ns"
+    nsip "$p-br" link set "v$i" master br0 up
+    nsip "$ns" link set lo up
+    nsip "$ns" addr add "$(addr "$i")/24" dev eth0
+    nsip "$ns" link set eth0 up
     # A peer that stops acknowledging ends a TCP connection after 2-3 s instead of ~15 min
     # (net.ipv4.tcp_retries2: 15 by default; a per-namespace setting).  Needed for mpirun to
     # exit after MPI_Abort when a node is cut off: it sends the kill order to that node's
     # daemon and waits until that connection fails (README: "Trying a multi-node job without
     # a cluster").  DZ_CLUSTER_TCP_RETRIES2=15 keeps the kernel's default, to see the wait.
-    ip netns exec "$ns" sysctl -qw net.ipv4.tcp_retries2="${DZ_CLUSTER_TCP_RETRIES2:-2}"
+    nsenter --net="$NETNS/$ns" sysctl -qw net.ipv4.tcp_retries2="${DZ_CLUSTER_TCP_RETRIES2:-2}"
     echo "$(addr "$i") slots=8" >>"$dir/hostfile"
     echo "$(addr "$i") $ns node$i" >>"$dir/map"
   done
@@ -140,7 +146,7 @@ host=\$1; shift
 set -- "\$host" "\$*"
 line=\$(grep "^\$1 " "$dir/map") || { echo "agent: unknown node \$1" >&2; exit 255; }
 set -- \$line "\$2"
-exec ip netns exec "\$2" unshare --uts /bin/sh -c "hostname \$3 && \$4"
+exec nsenter --net="$NETNS/\$2" unshare --uts /bin/sh -c "hostname \$3 && \$4"
 EOF
   chmod +x "$dir/agent"
   # The MCA settings: TCP only, on the cluster's subnet, daemons through the agent, each
@@ -166,7 +172,7 @@ EOF
 in_node() {
   local ns=$1 name=$2; shift 2
   # shellcheck disable=SC2016  # $0 and $@ belong to the inner shell
-  exec ip netns exec "$ns" unshare --uts /bin/sh -c 'hostname "$0" && exec "$@"' "$name" "$@"
+  exec nsenter --net="$NETNS/$ns" unshare --uts /bin/sh -c 'hostname "$0" && exec "$@"' "$name" "$@"
 }
 
 cmd=${1:-}
@@ -190,7 +196,7 @@ case "$cmd" in
     load
     if [ $# -ne 2 ] || { [ "$1" != down ] && [ "$1" != up ]; }; then die "link down|up NODE"; fi
     node_ns "$2" >/dev/null
-    ip -n "$P-br" link set "v$2" "$1" ;;
+    nsip "$P-br" link set "v$2" "$1" ;;
   pids) load; ip netns pids "$(node_ns "${1:-}")" ;;
   down)
     [ -n "${DZ_CLUSTER:-}" ] || die "DZ_CLUSTER is not set"
