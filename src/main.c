@@ -6,8 +6,8 @@
  * short for `trainer train config.ini`) installs the SIGTERM/SIGUSR1 handler that asks for a
  * checkpoint-and-stop, loads the config with the --set overrides (collective) and trains.
  * predict and evaluate (dz/predict.h, dz/metrics.h) parse their own options: when one of them
- * is the first argument, the rest of argv goes to it unparsed.  New subcommands (info is
- * planned) are a row in `commands` and a function; --help prints the table.
+ * is the first argument, the rest of argv goes to it unparsed.  A subcommand is a row in
+ * `commands` and a function; --help prints the table.
  *
  * Usage errors (unknown option or subcommand, missing or extra config file, --set without
  * its argument) are found from argv alone, which is the same on every rank: every rank
@@ -24,6 +24,7 @@
 
 #include "dz/config.h"
 #include "dz/err.h"
+#include "dz/info.h"
 #include "dz/kernel.h"
 #include "dz/metrics.h"
 #include "dz/predict.h"
@@ -57,6 +58,7 @@ typedef struct command {
 } command;
 
 static int cmd_train(MPI_Comm comm, const cli *c);
+static int cmd_info(MPI_Comm comm, const cli *c);
 
 /* The subcommands.  The first is the default: `trainer config.ini` runs it. */
 static const command commands[] = {
@@ -68,6 +70,8 @@ static const command commands[] = {
     {"evaluate", "--model M --data F [--x X] [--y Y] [--json J]",
      "accuracy, log loss, precision/recall/F1, ROC AUC, confusion of M on F", 0, NULL,
      dz_evaluate_main},
+    {"info", "FILE.h5", "describe an HDF5 file: datasets, shapes, types, label counts; for a "
+     "model or checkpoint its provenance", 1, cmd_info, NULL},
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
 
@@ -110,7 +114,6 @@ static void usage(FILE *f)
         fprintf(f, "  %-8s %s\n  %-8s   %s\n", commands[k].name, commands[k].args, "",
                 commands[k].summary);
     fprintf(f,
-            "  (planned, not in this version: info)\n"
             "  `trainer CONFIG.ini` is `trainer train CONFIG.ini`.  predict and evaluate come\n"
             "  first on the line; `trainer predict --help` and `trainer evaluate --help` list\n"
             "  their options (--x and --y default to test_set_x and test_set_y).\n"
@@ -165,6 +168,16 @@ static int usage_error(int rank, const char *msg, const char *arg)
         fprintf(stderr, "dztrain: %s%s%s%s\n%s(`trainer --help` lists the commands and options)\n",
                 msg, arg ? " '" : "", arg ? arg : "", arg ? "'" : "", usage_lines);
     return DZ_ECONFIG;
+}
+
+static int cmd_info(MPI_Comm comm, const cli *c)
+{
+    int rank;
+    DZ_MPI(MPI_Comm_rank(comm, &rank));
+    if (c->nsets || c->opts.resume || c->opts.force)
+        return usage_error(rank, "info takes a file and no --set, --resume or --force", NULL);
+    dz_err e = {DZ_OK, ""};
+    return dz_info_run(comm, c->pos[0], &e);
 }
 
 /* Parse argv and run the subcommand; returns the exit code. */
@@ -238,14 +251,9 @@ static int run(int argc, char **argv, int rank)
             if (is_file) {
                 cmd = &commands[0];
             } else {
-                char msg[256], word[80];
-                snprintf(word, sizeof word, " %.60s ", pos[0]);
-                if (strstr(" info ", word))
-                    snprintf(msg, sizeof msg, "command '%.60s' is planned but not in this "
-                             "version (commands: train, predict, evaluate)", pos[0]);
-                else
-                    snprintf(msg, sizeof msg, "unknown command '%.60s' (commands: train, predict, "
-                             "evaluate; or give a config file such as ./%.60s)", pos[0], pos[0]);
+                char msg[256];
+                snprintf(msg, sizeof msg, "unknown command '%.60s' (commands: train, predict, "
+                         "evaluate, info; or give a config file such as ./%.60s)", pos[0], pos[0]);
                 code = usage_error(rank, msg, NULL);
             }
         }
@@ -254,6 +262,11 @@ static int run(int argc, char **argv, int rank)
         code = strcmp(bad_option, "--set")
                    ? usage_error(rank, "unknown option", bad_option)
                    : usage_error(rank, "--set needs an argument SECTION.KEY=VALUE", NULL);
+    if (code == DZ_OK && cmd && cmd != &commands[0] && c.npos < cmd->npos) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "%s needs %s", cmd->name, cmd->args);
+        code = usage_error(rank, msg, NULL);
+    }
     if (code == DZ_OK && (!cmd || c.npos < cmd->npos))
         code = usage_error(rank, "no config file given", NULL);
     if (code == DZ_OK && c.npos > cmd->npos)

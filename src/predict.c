@@ -188,15 +188,9 @@ static int read_model_params(hid_t f, const char *path, dz_model *mo, dz_err *e)
 /* Rank 0: the whole model file. */
 static int model_read(const char *path, dz_model *mo, dz_err *e)
 {
-    if (access(path, R_OK) != 0)
-        return dz_fail(e, DZ_EDATA, "%s: cannot read model file (%s)", path,
-                       access(path, F_OK) ? "no such file" : "permission denied");
-    if (H5Fis_hdf5(path) <= 0)
-        return dz_fail(e, DZ_EDATA, "%s: not a dztrain model file: not an HDF5 file", path);
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t f = dz_h5_open_read(path, "model file", e);
     if (f < 0)
-        return dz_fail(e, DZ_EDATA, "%s: HDF5 cannot open the model file (truncated or corrupt?)",
-                       path);
+        return e->code;
     if (read_model_attrs(f, path, mo, e) == DZ_OK)
         read_model_params(f, path, mo, e);
     H5Fclose(f);

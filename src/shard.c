@@ -19,6 +19,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "dz/output.h"
+
 int64_t dz_block_rows(int64_t m, int64_t d, int64_t requested)
 {
     if (requested > 0)
@@ -205,14 +207,9 @@ int dz_data_validate(const char *path, const char *xname, const char *yname, con
 static int inspect(const dz_shard_req *r, dz_plan *p, dz_err *e)
 {
     const char *path = r->path, *xname = r->xname, *yname = r->yname;
-    if (access(path, R_OK) != 0)
-        return dz_fail(e, DZ_EDATA, "%s: cannot read data file (%s)", path,
-                       access(path, F_OK) ? "no such file" : "permission denied");
-    if (H5Fis_hdf5(path) <= 0)
-        return dz_fail(e, DZ_EDATA, "%s: not an HDF5 file (or truncated/corrupt)", path);
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t f = dz_h5_open_read(path, "data file", e);
     if (f < 0)
-        return dz_fail(e, DZ_EDATA, "%s: HDF5 cannot open the file (truncated or corrupt?)", path);
+        return e->code;
     dz_dsinfo x, y;
     if (describe(f, path, xname, "features", &x, e) == DZ_OK &&
         (!yname || describe(f, path, yname, "labels", &y, e) == DZ_OK)) {

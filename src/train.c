@@ -221,12 +221,15 @@ static void finish(MPI_Comm comm, int rank, const dz_config *cfg, const dz_run_o
         }
         printf("final loss: %.17g (training time %.6f s)\n", J, elapsed);
         fflush(stdout);
+        char settings[2048];
+        dz_config_describe(cfg, settings, sizeof settings);
         dz_model_info mi = {.iterations = done, .final_loss = J, .train_accuracy = train_acc,
                             .test_accuracy = test_acc, .m = tr->m, .block_rows = tr->block_rows,
                             .scale = cfg->scale, .config_hash = dz_config_hash(cfg),
                             .data_checksum = tr->checksum, .l2 = cfg->l2, .l1 = cfg->l1,
                             .passes = passes, .grad_max = gmax, .confusion_train = ctr,
-                            .confusion_test = cte, .names_from = cfg->train};
+                            .confusion_test = cte, .names_from = cfg->train,
+                            .settings = settings};
         snprintf(mi.optimizer, sizeof mi.optimizer, "%s", cfg->optimizer);
         snprintf(mi.stop_reason, sizeof mi.stop_reason, "%s", reason);
         if (dz_model_write(cfg->model_out, d, K, p, &mi, e) == DZ_OK)

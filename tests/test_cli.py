@@ -17,6 +17,9 @@ and --version, each as a user meets them under mpirun.
      with --quiet, with progress = 0, or on a run shorter than the default 10 s; on a terminal
      (a 1-rank run with stderr on a pty) one line rewritten in place ("\r" … ESC[K), ended by
      a newline.
+  7. `trainer info FILE`: a data file's datasets with shapes, types and label counts (against
+     h5py/numpy), a model's kind and provenance (optimizer, stop reason, settings, checksum),
+     a checkpoint's kind; a missing or non-HDF5 file exits 3 with one message.
 """
 import os
 import pty
@@ -25,6 +28,7 @@ import shutil
 import subprocess
 
 import h5py
+import numpy as np
 
 import dztest
 from dztest import Checker, make_dataset, mpirun, read_metrics, result_digest, workdir, write_config
@@ -122,7 +126,7 @@ rc, out, err, _ = mpirun(N, 1, ["--help"], cwd=w)
 c.check(rc == 0 and out.count("usage:") == 1 and not err.strip(),
         "--help: exit %d, printed %d times, stderr %r" % (rc, out.count("usage:"), err[-300:]))
 for word in ["train ", "--set SECTION.KEY=VALUE", "--resume", "--force", "--quiet", "--version",
-             "--help", "Configuration", "README.md", "planned"]:
+             "--help", "Configuration", "README.md", "info", "FILE.h5"]:
     c.check(word in out, "--help mentions %r" % word)
 for f in ("model.h5", "metrics.csv"):
     if os.path.exists(os.path.join(w, f)):
@@ -188,5 +192,32 @@ c.check(p.returncode == 0 and len(shown) >= 3 and all(PROG.match(x.split("\x1b[K
         "on a terminal (even with progress = 0) the line is rewritten in place: %r" % tty[-300:])
 c.check(tty.endswith("\x1b[K\n"),
         "the in-place line ends with a newline: %r" % tty[-40:])
+
+# 7. trainer info
+rc, out, err, _ = mpirun(N, 1, ["info", "train.h5"], cwd=w)
+with h5py.File(os.path.join(w, "train.h5"), "r") as f:
+    X, Y = f["train_set_x"], f["train_set_y"][...]
+    want_x = "train_set_x        float32  (%d, %d)" % X.shape
+    vals, cnts = np.unique(Y, return_counts=True)
+want_y = "value counts: " + ", ".join("%d: %d" % (v, k) for v, k in zip(vals, cnts))
+c.check(rc == 0 and "train.h5: data (not a dztrain" in out and want_x in out and want_y in out
+        and out.count("train.h5: data") == 1,
+        "info on data: kind, %r, %r: %s" % (want_x, want_y, (out + err)[-600:]))
+rc, out, err, _ = mpirun(1, 1, ["info", "m_prog.h5"], cwd=w)
+a = attrs(os.path.join(w, "m_prog.h5"))
+c.check(rc == 0 and "a dztrain model (format dztrain-model-1)" in out and
+        re.search(r"optimizer += gd\n", out) and re.search(r"stop_reason += iterations\n", out)
+        and "data_checksum      = %d" % a["data_checksum"] in out
+        and "settings           = train_x=train_set_x" in out and "optimizer=gd" in out,
+        "info on a model: its provenance: %s" % (out + err)[-800:])
+rc, out, err, _ = mpirun(1, 1, ["info", "ck_set.h5"], cwd=w)
+c.check(rc == 0 and "a dztrain checkpoint" in out and re.search(r"iteration += \d+\n", out),
+        "info on a checkpoint: %s" % (out + err)[-400:])
+with open(os.path.join(w, "text.h5"), "w") as f:
+    f.write("not hdf5\n")
+for name, frag in (("missing.h5", "missing.h5: cannot read file (no such file)"),
+                   ("text.h5", "text.h5: not an HDF5 file")):
+    rc, out, err, _ = mpirun(N, 1, ["info", name], cwd=w)
+    c.check(rc == 3 and err.count(frag) == 1, "info %s: exit 3, once: %s (exit %d)" % (name, frag, rc))
 
 c.finish()

@@ -65,7 +65,9 @@ typedef struct dz_model_info {
     double scale;
     uint64_t config_hash, data_checksum;
     const int64_t *confusion_train, *confusion_test; /* softmax: K × K counts, or NULL */
-    const char *names_from;    /* the training file: its feature_names are copied (dz/names.h) */
+    const char *names_from;    /* the training file: its feature_names are copied (dz/names.h);
+                                  its path is stored as train_data */
+    const char *settings;      /* dz_config_describe: every setting of the run, or NULL */
 } dz_model_info;
 
 #define DZ_MODEL_FORMAT "dztrain-model-1" /* model.h5's format attribute (written, and checked
@@ -84,6 +86,11 @@ int dz_model_write(const char *path, int64_t d, int64_t K, const double *p,
 long long dz_h5_begin(const char *final, char *tmp, size_t len, const char *what, dz_err *e);
 int dz_h5_commit(long long f, int bad, const char *tmp, const char *final, const char *what,
                  dz_err *e);
+
+/* Open path read-only with serial HDF5 (returns the file id, or < 0 with e set to DZ_EDATA and
+ * "<path>: cannot read <what> (no such file|permission denied)", "<path>: not an HDF5 file
+ * (or truncated/corrupt)" or "<path>: HDF5 cannot open the <what> (truncated or corrupt?)"). */
+long long dz_h5_open_read(const char *path, const char *what, dz_err *e);
 
 /* Small HDF5 attribute helpers shared with the checkpoint module. */
 int dz_h5_attr_i64(long long loc, const char *name, int64_t v);

@@ -191,11 +191,12 @@ case("cli_no_config", 2, r"usage: ", usage=True)(lambda d: [])
 case("cli_bad_flag", 2, r"--bogus", usage=True)(lambda d: (good(d), ["--bogus"] + cfg(d))[1])
 case("cli_two_configs", 2, r"usage: ", usage=True)(lambda d: (good(d), cfg(d) + ["c.ini"])[1])
 
-# subcommands (issue 11): an unknown or planned one, and `train` without its config
-case("cli_unknown_command", 2, r"unknown command 'trian' \(commands: train, predict, evaluate; "
+# subcommands (issue 11): an unknown one, `info` of a missing file, `train` without its config
+case("cli_unknown_command", 2, r"unknown command 'trian' \(commands: train, predict, evaluate, info; "
      r"or give a config file such as \./trian\)", usage=True)(lambda d: (good(d), ["trian"] + cfg(d))[1])
-case("cli_planned_command", 2, r"command 'info' is planned but not in this version",
-     usage=True)(lambda d: (good(d), ["info", "model.h5"])[1])
+case("cli_info_missing_file", 3, r"model\.h5: cannot read file \(no such file\)")(
+    lambda d: (good(d), ["info", "model.h5"])[1])
+case("cli_info_no_file", 2, r"info needs FILE\.h5", usage=True)(lambda d: (good(d), ["info"])[1])
 case("cli_train_no_config", 2, r"no config file given", usage=True)(
     lambda d: (good(d), ["train", "--quiet"])[1])
 case("cli_train_two_configs", 2, r"more than one config file: 'c\.ini'", usage=True)(
