@@ -98,6 +98,13 @@ void dz_eval_print(FILE *f, const dz_evaluation *ev)
     print_matrix(f, ev->nc, ev->confusion);
 }
 
+void dz_eval_print_line(FILE *f, const char *set, const dz_evaluation *ev)
+{
+    fprintf(f, "%s metrics: precision %.6g, recall %.6g, f1 %.6g, roc_auc %.6g (%s)\n", set,
+            ev->precision, ev->recall, ev->f1, ev->roc_auc,
+            ev->K ? "macro over the classes; roc_auc one-vs-rest" : "positive class 1");
+}
+
 /* ---- JSON ---------------------------------------------------------------------------------- */
 
 static void json_num(FILE *f, double v)

@@ -21,6 +21,7 @@
 #include "dz/binding.h"
 #include "dz/checkpoint.h"
 #include "dz/kernel.h"
+#include "dz/metrics.h"
 #include "dz/objective.h"
 #include "dz/optim.h"
 #include "dz/output.h"
@@ -157,6 +158,21 @@ static void print_confusion(const char *set, int64_t K, const int64_t *c)
     }
 }
 
+/* The evaluate command's metrics (dz/metrics.h) of p on set s, into *ev.  Returns 1 when
+ * computed (the caller frees ev), 0 when not (a logit overflowed: the agreement printed why).
+ * Collective. */
+static int set_metrics(MPI_Comm comm, const dz_obj *obj, const dz_shard *s, const double *p,
+                       dz_evaluation *ev)
+{
+    dz_model mo = {.d = s->d, .K = obj->K, .n = obj->n, .p = (double *)p, .scale = obj->scale};
+    dz_pred pr;
+    dz_err e = {DZ_OK, ""};
+    dz_predict_rows(&mo, s, obj->wk.isa, obj->wk.nthreads, &pr, &e);
+    int ok = dz_err_agree(comm, &e) == DZ_OK && dz_eval_compute(comm, s, &pr, obj->K, ev, &e) == DZ_OK;
+    dz_pred_free(&pr);
+    return ok;
+}
+
 /* The end of a run: the stop line, J and ‖∇J‖∞ at the final p (one more pass when the
  * optimizer had not evaluated it), accuracies (softmax: confusion matrices), then model and
  * metrics.  Collective. */
@@ -195,6 +211,9 @@ static void finish(MPI_Comm comm, int rank, const dz_config *cfg, const dz_run_o
     if (te)
         dz_obj_evaluate(obj, te, p, &test_loss, &test_acc, cte);
     double pen = dz_obj_penalty(obj, p), J = pen > 0 ? train_loss + pen : train_loss;
+    dz_evaluation evtr, evte;
+    int have_tr = set_metrics(comm, obj, tr, p, &evtr);
+    int have_te = te && set_metrics(comm, obj, te, p, &evte);
     if (rank == 0) {
         if (info->status == DZ_IT_CONVERGED)
             printf("dztrain: converged: ||grad J||inf = %.3g <= tolerance %.3g after %lld "
@@ -214,6 +233,10 @@ static void finish(MPI_Comm comm, int rank, const dz_config *cfg, const dz_run_o
         printf("train accuracy: %.17g %%\n", train_acc);
         if (te)
             printf("test accuracy: %.17g %%\n", test_acc);
+        if (have_tr)
+            dz_eval_print_line(stdout, "train", &evtr);
+        if (have_te)
+            dz_eval_print_line(stdout, "test", &evte);
         if (conf && K <= 20) {
             print_confusion("train", K, ctr);
             if (te)
@@ -235,6 +258,10 @@ static void finish(MPI_Comm comm, int rank, const dz_config *cfg, const dz_run_o
         if (dz_model_write(cfg->model_out, d, K, p, &mi, e) == DZ_OK)
             dz_metrics_commit(met, cfg->metrics_out, e);
     }
+    if (have_tr)
+        dz_eval_free(&evtr);
+    if (have_te)
+        dz_eval_free(&evte);
     free(ctr);
     free(cte);
     dz_err_agree(comm, e);

@@ -9,6 +9,8 @@
      iterations: cross_entropy to 1e-12, accuracy exactly (the row's parameters are the ones
      before that iteration's update).
   4. The same bytes at 1 x 1 and 3 x 2 (ranks x threads), test columns included.
+  6. The end-of-training lines "train metrics: …" / "test metrics: …" print what `trainer
+     evaluate` gives for the written model on the same sets (to their 6 digits).
   5. A run checkpointed at iteration 15 and resumed at another N gives the uninterrupted
      run's metrics.csv, test columns included (elapsed_s aside).
 """
@@ -52,12 +54,29 @@ def config(name, iterations, model="logistic", test=True, ckpt=None):
 def run(n, t, args):
     rc, out, err, _ = mpirun(n, t, ["--quiet"] + list(args), cwd=w)
     c.check(rc == 0, "trainer %s at %dx%d: exit %d %s" % (" ".join(args), n, t, rc, err[-400:]))
-    return rc
+    return out
+
+
+def evaluate(model, data, js):
+    """`trainer evaluate` of model on data (x, y) at N = 2; its JSON."""
+    rc, out, err, _ = mpirun(2, 1, ["evaluate", "--model", model, "--data", data, "--x", "x",
+                                    "--y", "y", "--json", js], cwd=w)
+    c.check(rc == 0, "evaluate %s on %s: exit %d %s" % (model, data, rc, err[-300:]))
+    with open(os.path.join(w, js)) as f:
+        return json.load(f)
 
 
 for model, y, K in (("logistic", yt, 2), ("softmax", ytk, 4)):
     tag = model[:4]
-    run(1, 1, [config(tag + "_a", 30, model)])
+    out = run(1, 1, [config(tag + "_a", 30, model)])
+    sfx = "_k" if K > 2 else ""
+    for part in ("train", "test"):
+        ev = evaluate(tag + "_a.h5", part + sfx + ".h5", tag + "_" + part + ".json")
+        v = [ev[k]["macro"] if isinstance(ev[k], dict) else ev[k]  # softmax: the macro means
+             for k in ("precision", "recall", "f1", "roc_auc")]
+        want = "%s metrics: precision %.6g, recall %.6g, f1 %.6g, roc_auc %.6g (" % (part, *v)
+        c.check(want in out, "%s: the end-of-training line %r is in the output:\n%s"
+                % (model, want, out[-500:]))
     head, rows = table(os.path.join(w, tag + "_a.csv"))
     c.check(head[5:] == ["test_loss", "test_accuracy"], "%s: header %s" % (model, head))
     r0 = rows[0]
@@ -67,12 +86,7 @@ for model, y, K in (("logistic", yt, 2), ("softmax", ytk, 4)):
             % (model, r0[5], K, math.log(K), r0[6], np.mean(y == 0)))
     # the row of iteration 20 against evaluate on the model of exactly 20 iterations
     run(1, 1, [config(tag + "_20", 20, model, test=False)])
-    js = os.path.join(w, tag + "_20.json")
-    rc, out, err, _ = mpirun(2, 1, ["evaluate", "--model", tag + "_20.h5", "--data",
-                                    "test%s.h5" % ("_k" if K > 2 else ""), "--x", "x", "--y", "y",
-                                    "--json", js], cwd=w)
-    with open(js) as f:
-        ev = json.load(f)
+    ev = evaluate(tag + "_20.h5", "test%s.h5" % sfx, tag + "_20.json")
     r20 = [r for r in rows if r[0] == "20"][0]
     c.check(abs(float(r20[5]) - ev["cross_entropy"]) <= 1e-12 * ev["cross_entropy"] and
             float(r20[6]) == ev["accuracy"],

@@ -79,6 +79,9 @@ void dz_eval_free(dz_evaluation *ev);
  * accuracy, log_loss, cross_entropy, precision, recall, f1, roc_auc, confusion_matrix, ...:
  * README "evaluate"). */
 void dz_eval_print(FILE *f, const dz_evaluation *ev);
+/* One line "<set> metrics: precision …, recall …, f1 …, roc_auc …" (binary: class 1; softmax:
+ * macro), for the end of training. */
+void dz_eval_print_line(FILE *f, const char *set, const dz_evaluation *ev);
 int dz_eval_write_json(const char *path, const dz_evaluation *ev, dz_err *e);
 
 /* Collective: `trainer evaluate ...`; argv[0] is "evaluate".  Returns the exit code (usage
