@@ -68,7 +68,7 @@ static const key keys[] = {
     {"train", "log_every", K_INT, N(log_every), 1, 1e15, 0, NULL, NULL, 0},
     {"train", "reproducible", K_BOOL, N(reproducible), 0, 0, 0, NULL, NULL, 0},
     {"train", "block_rows", K_INT, N(block_rows), 0, 1 << 20, 0, NULL, NULL, 0},
-    {"train", "collective_timeout", K_DOUBLE, N(collective_timeout), 0, HUGE_VAL, 0, NULL, NULL, 0},
+    {"train", "collective_timeout", K_DOUBLE, N(collective_timeout), 0, 1e9, 0, NULL, NULL, 0},
     {"output", "model", K_PATH, S(model_out), 0, 0, 0, NULL, NULL, 0},
     {"output", "metrics", K_PATH, S(metrics_out), 0, 0, 0, NULL, NULL, 0},
     {"output", "progress", K_DOUBLE, N(progress), 0, HUGE_VAL, 0, NULL, NULL, 0},

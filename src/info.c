@@ -21,7 +21,7 @@
 #include "dz/names.h"
 #include "dz/output.h"
 
-#define DZ_INFO_MAX_ROWS 100000000
+#define DZ_INFO_MAX_ROWS 10000000
 #define DZ_INFO_MAX_CLASSES 64
 
 /* "float64", "uint8", "string", ... for a dataset's type. */
@@ -89,6 +89,15 @@ static herr_t print_attr(hid_t loc, const char *name, const H5A_info_t *ai, void
     return 0;
 }
 
+static herr_t count_attr(hid_t loc, const char *name, const H5A_info_t *ai, void *op)
+{
+    (void)loc;
+    (void)name;
+    (void)ai;
+    ++*(int *)op;
+    return 0;
+}
+
 /* The value counts of a label-like dataset, or nothing when it is not one. */
 static void print_counts(hid_t ds, int nd, const hsize_t *dims, H5T_class_t c)
 {
@@ -142,20 +151,26 @@ static void print_counts(hid_t ds, int nd, const hsize_t *dims, H5T_class_t c)
         printf(" %.0f: %lld%s", val[k], cnt[k], k + 1 < nv ? "," : "\n");
 }
 
-/* One dataset line (H5Ovisit callback): name, type, shape, and counts or names. */
-static herr_t print_object(hid_t root, const char *name, const H5O_info_t *oi, void *op)
+/* One dataset line (H5Lvisit callback, every link below the root): name, type, shape, and
+ * counts or names.  Links that are not datasets are skipped. */
+static herr_t print_object(hid_t root, const char *name, const H5L_info_t *li, void *op)
 {
     (void)op;
-    if (oi->type != H5O_TYPE_DATASET)
+    if (li->type != H5L_TYPE_HARD)
         return 0;
-    hid_t ds = H5Dopen2(root, name, H5P_DEFAULT);
+    hid_t obj = H5Oopen(root, name, H5P_DEFAULT);
+    if (obj < 0)
+        return 0;
+    int is_ds = H5Iget_type(obj) == H5I_DATASET;
+    H5Oclose(obj);
+    hid_t ds = is_ds ? H5Dopen2(root, name, H5P_DEFAULT) : -1;
     if (ds < 0)
         return 0;
     hid_t t = H5Dget_type(ds), sp = H5Dget_space(ds);
-    hsize_t dims[8] = {0};
+    hsize_t dims[H5S_MAX_RANK] = {0};
     int nd = H5Sget_simple_extent_ndims(sp);
-    if (nd > 8)
-        nd = 8;
+    if (nd < 0)
+        nd = 0;
     H5Sget_simple_extent_dims(sp, dims, NULL);
     char tn[48], shape[160] = "(";
     type_name(t, tn, sizeof tn);
@@ -172,7 +187,7 @@ static herr_t print_object(hid_t root, const char *name, const H5O_info_t *oi, v
         char **names;
         int64_t n;
         hid_t f = H5Iget_file_id(ds);
-        if (dz_names_read(f, &names, &n) == 1) {
+        if (dz_names_read(f, &names, &n) == 1 && n > 0) {
             printf("      names:");
             for (int64_t k = 0; k < n && k < 5; k++)
                 printf(" %s%s", names[k], k + 1 < n && k < 4 ? "," : n > 5 ? ", ...\n" : "\n");
@@ -214,18 +229,19 @@ static int describe(const char *path, dz_err *e)
     hid_t f = dz_h5_open_read(path, "file", e);
     if (f < 0)
         return e->code;
-    char fmt[64];
+    char fmt[64] = {0}; /* a string filling its whole size has no terminator of its own */
     const char *kind = kind_of(f, fmt, sizeof fmt);
     printf("%s: %s%s%s%s\n", path, kind, fmt[0] ? " (format " : "", fmt, fmt[0] ? ")" : "");
-    H5O_info_t oi;
-    H5Oget_info2(f, &oi, H5O_INFO_NUM_ATTRS);
-    if (oi.num_attrs) {
+    int nattr = 0;
+    hsize_t idx = 0;
+    H5Aiterate2(f, H5_INDEX_NAME, H5_ITER_INC, &idx, count_attr, &nattr);
+    if (nattr) {
         printf("attributes:\n");
-        hsize_t idx = 0;
+        idx = 0;
         H5Aiterate2(f, H5_INDEX_NAME, H5_ITER_INC, &idx, print_attr, NULL);
     }
     printf("datasets:\n");
-    herr_t rc = H5Ovisit2(f, H5_INDEX_NAME, H5_ITER_INC, print_object, NULL, H5O_INFO_BASIC);
+    herr_t rc = H5Lvisit(f, H5_INDEX_NAME, H5_ITER_INC, print_object, NULL);
     H5Fclose(f);
     fflush(stdout);
     if (rc < 0)

@@ -24,9 +24,10 @@ static int read_strings(hid_t ds, hid_t ftype, int64_t n, char **out)
         char **v = calloc((size_t)(n ? n : 1), sizeof *v);
         bad = !v || H5Tset_size(mt, H5T_VARIABLE) < 0 ||
               H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0;
+        int read = !bad;
         for (int64_t k = 0; !bad && k < n; k++)
             bad = !(out[k] = strdup(v[k] ? v[k] : ""));
-        if (v && !bad) {
+        if (read) { /* HDF5's strings, also when a copy above ran out of memory */
             hid_t sp = H5Dget_space(ds);
             H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, v);
             H5Sclose(sp);

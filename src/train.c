@@ -211,9 +211,6 @@ static void finish(MPI_Comm comm, int rank, const dz_config *cfg, const dz_run_o
     if (te)
         dz_obj_evaluate(obj, te, p, &test_loss, &test_acc, cte);
     double pen = dz_obj_penalty(obj, p), J = pen > 0 ? train_loss + pen : train_loss;
-    dz_evaluation evtr, evte;
-    int have_tr = set_metrics(comm, obj, tr, p, &evtr);
-    int have_te = te && set_metrics(comm, obj, te, p, &evte);
     if (rank == 0) {
         if (info->status == DZ_IT_CONVERGED)
             printf("dztrain: converged: ||grad J||inf = %.3g <= tolerance %.3g after %lld "
@@ -233,10 +230,6 @@ static void finish(MPI_Comm comm, int rank, const dz_config *cfg, const dz_run_o
         printf("train accuracy: %.17g %%\n", train_acc);
         if (te)
             printf("test accuracy: %.17g %%\n", test_acc);
-        if (have_tr)
-            dz_eval_print_line(stdout, "train", &evtr);
-        if (have_te)
-            dz_eval_print_line(stdout, "test", &evte);
         if (conf && K <= 20) {
             print_confusion("train", K, ctr);
             if (te)
@@ -258,13 +251,22 @@ static void finish(MPI_Comm comm, int rank, const dz_config *cfg, const dz_run_o
         if (dz_model_write(cfg->model_out, d, K, p, &mi, e) == DZ_OK)
             dz_metrics_commit(met, cfg->metrics_out, e);
     }
-    if (have_tr)
-        dz_eval_free(&evtr);
-    if (have_te)
-        dz_eval_free(&evte);
     free(ctr);
     free(cte);
-    dz_err_agree(comm, e);
+    if (dz_err_agree(comm, e) != DZ_OK)
+        return;
+    /* after the model is safely written: these need memory for every row's predictions */
+    for (int k = 0; k < 2; k++) {
+        const dz_shard *s = k ? te : tr;
+        dz_evaluation ev;
+        if (s && set_metrics(comm, obj, s, p, &ev)) {
+            if (rank == 0)
+                dz_eval_print_line(stdout, k ? "test" : "train", &ev);
+            dz_eval_free(&ev);
+        }
+    }
+    if (rank == 0)
+        fflush(stdout);
 }
 
 /* Softmax: K·(d + 1) parameters must fit the reduction's one int-counted allreduce and the
@@ -426,15 +428,15 @@ int dz_train(MPI_Comm comm, const dz_config *cfg, const dz_run_opts *opts, dz_er
     met.has_test = cfg->test[0] != 0; /* rows resumed from a run without one: empty cells */
     if (e->code == DZ_OK && rank == 0)
         dz_metrics_open(&met, cfg->metrics_out, e);
-    if (e->code == DZ_OK && dz_watchdog_start(&wd, cfg->collective_timeout, rank) != 0)
+    /* every rank names the metrics file to delete: the rank that fires may not be rank 0,
+     * which may be the frozen one */
+    char partial[DZ_PATH_MAX + 16];
+    dz_metrics_partial_path(cfg->metrics_out, partial, sizeof partial);
+    if (e->code == DZ_OK && dz_watchdog_start(&wd, cfg->collective_timeout, rank, partial) != 0)
         dz_fail(e, DZ_ERUNTIME, "cannot start the collective watchdog thread");
     if (dz_err_agree(comm, e) != DZ_OK)
         goto done;
     obj.wd = &wd;
-    /* every rank names it: the rank that fires may not be rank 0, which may be the frozen one */
-    char partial[DZ_PATH_MAX + 16];
-    dz_metrics_partial_path(cfg->metrics_out, partial, sizeof partial);
-    dz_watchdog_remove_on_fire(&wd, partial);
 
     double t0 = MPI_Wtime(), elapsed = elapsed0;
     dz_progress prog;

@@ -17,6 +17,7 @@
 
 #define DZ_WD_POLL 0.25     /* seconds between looks, at most */
 #define DZ_WD_BACKSTOP 5    /* seconds the abort may take before the rank exits on its own */
+#define DZ_WD_SUSPENDED 1000000000 /* ns: a wake-up this much later than asked = suspended */
 
 static int64_t now_ns(void)
 {
@@ -49,16 +50,28 @@ static _Noreturn void fire(dz_watchdog *w, int64_t waited, int64_t limit)
     _exit(DZ_ERUNTIME);
 }
 
+/* The loop counts only time it watched: when it wakes much later than it asked (the job was
+ * suspended — Slurm's scontrol suspend, preemption, Ctrl-Z — and CLOCK_MONOTONIC ran on),
+ * that gap is excused for the collective in progress, which could not have completed while
+ * every rank was stopped. */
 static void *run(void *arg)
 {
     dz_watchdog *w = arg;
+    int64_t nap = (int64_t)(DZ_WD_POLL * 1e9), woke = now_ns(), excused_since = 0, excused = 0;
     pthread_mutex_lock(&w->mu);
     while (!atomic_load(&w->quit)) {
+        int64_t now = now_ns(); /* before since: a collective that ends meanwhile reads as 0 */
         int64_t limit = atomic_load(&w->limit_ns), since = atomic_load(&w->since_ns);
-        int64_t now = now_ns();
-        if (limit > 0 && since > 0 && now - since > limit)
-            fire(w, now - since, limit);
-        int64_t nap = (int64_t)(DZ_WD_POLL * 1e9);
+        if (since != excused_since) {
+            excused_since = since;
+            excused = 0;
+        }
+        if (now - woke > nap + DZ_WD_SUSPENDED)
+            excused += now - woke - nap;
+        woke = now;
+        if (limit > 0 && since > 0 && now - since - excused > limit)
+            fire(w, now - since - excused, limit);
+        nap = (int64_t)(DZ_WD_POLL * 1e9);
         if (limit > 0 && limit / 4 < nap)
             nap = limit / 4 > 10000000 ? limit / 4 : 10000000;
         int64_t until = now + nap;
@@ -71,13 +84,16 @@ static void *run(void *arg)
 
 static void set_limit(dz_watchdog *w, double seconds)
 {
-    atomic_store(&w->limit_ns, seconds > 0 ? (int64_t)(seconds * 1e9) : 0);
+    /* the config bounds seconds to 1e9; a positive value never rounds to "off" */
+    int64_t ns = seconds > 0 ? (int64_t)(seconds * 1e9) : 0;
+    atomic_store(&w->limit_ns, seconds > 0 && ns < 1 ? 1 : ns);
 }
 
-int dz_watchdog_start(dz_watchdog *w, double timeout, int rank)
+int dz_watchdog_start(dz_watchdog *w, double timeout, int rank, const char *remove)
 {
     memset(w, 0, sizeof *w);
     w->rank = rank;
+    snprintf(w->remove, sizeof w->remove, "%s", remove ? remove : ""); /* before the thread */
     w->configured = timeout;
     set_limit(w, timeout < 0 ? DZ_WD_AUTO_MIN : timeout);
     if (timeout == 0)
@@ -107,12 +123,6 @@ int dz_watchdog_start(dz_watchdog *w, double timeout, int rank)
 void dz_watchdog_at(dz_watchdog *w, int64_t step)
 {
     atomic_store_explicit(&w->step, step, memory_order_relaxed);
-}
-
-void dz_watchdog_remove_on_fire(dz_watchdog *w, const char *path)
-{
-    /* set before the guarded phase starts, read only when firing */
-    snprintf(w->remove, sizeof w->remove, "%s", path ? path : "");
 }
 
 void dz_watchdog_enter(dz_watchdog *w)

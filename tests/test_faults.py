@@ -5,7 +5,8 @@ that diverges stops with exit 4 naming the iteration, writes no model, and keeps
 good checkpoint, which resumes; (4) a rank that stops answering (SIGSTOP, a frozen node) inside
 the step's allreduce: the collective watchdog ends the job with exit 4 within
 collective_timeout + 10 s, naming the iteration and the timeout, leaves no temporary file, and
-the last checkpoint resumes (at another N) to the same bits as a run never interrupted."""
+the last checkpoint resumes (at another N) to the same bits as a run never interrupted; a job
+suspended (every rank stopped) for twice the timeout and continued does not time out."""
 import os
 import random
 import signal
@@ -180,6 +181,26 @@ for victim in (2, 0):
     stale = [f for f in os.listdir(d) if ".tmp." in f or f.endswith(".partial")]
     c.check(not stale and not os.path.exists(os.path.join(d, "model.h5")),
             "frozen %d: no model and no temporary file left: %s" % (victim, os.listdir(d)))
+# a suspended job (every rank stopped, as by scontrol suspend, then continued) is not a timeout
+for f in os.listdir(d):
+    if f not in ("c.ini", "ckpt.h5"):
+        os.remove(os.path.join(d, f))
+p = start(3, cfg)
+pids = wait_ranks(cfg, 3)
+time.sleep(1.0)
+for q in pids:
+    os.kill(q, signal.SIGSTOP)
+time.sleep(4.0)  # twice the timeout
+for q in pids:
+    os.kill(q, signal.SIGCONT)
+time.sleep(1.5)
+for q in pids:
+    os.kill(q, signal.SIGTERM)  # the ranks checkpoint and stop: exit 75, not the watchdog's 4
+err = finish(p, 60)
+print("suspended 4 s with collective_timeout 2 s, continued, then SIGTERM: exit %s" % p.returncode)
+c.check(p.returncode == 75 and "has not completed" not in err,
+        "suspend/continue of every rank is not a timeout: exit %s (want 75): %s"
+        % (p.returncode, err[-400:]))
 with h5py.File(ck, "r") as f:
     at = int(f.attrs["iteration"])
 more = dict(base, train=dict(base["train"], iterations=at + 12))

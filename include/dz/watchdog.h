@@ -21,8 +21,15 @@
  * collective on the main thread; the watchdog thread sleeps on a condition variable and wakes
  * a few times a second.
  *
+ * Suspension: a job stopped and continued (scontrol suspend, preemption, Ctrl-Z) is not a
+ * timeout: time during which the watchdog itself was not running is not counted.
+ *
  * Threads: dz_watchdog_start/stop and every other call belong to the rank's main thread; the
- * only other thread is the watchdog's own.  Not collective (no call here communicates).
+ * only other thread is the watchdog's own.  It calls MPI_Abort while the main thread is inside
+ * MPI_Allreduce, which MPI_THREAD_FUNNELED (what the trainer asks for) does not allow; Open MPI
+ * 4.1 ends the job correctly (tests faults and cluster), and a backstop _exit bounds any other
+ * MPI's behaviour to DZ_WD_BACKSTOP seconds.  Requesting MPI_THREAD_MULTIPLE instead would
+ * slow every message on some transports.  Not collective (no call here communicates).
  * Ownership: the struct is the caller's; start allocates a thread, stop joins it.
  * dz_watchdog_stop on a zeroed or never-started watchdog is safe.
  */
@@ -56,14 +63,12 @@ typedef struct dz_watchdog {
 } dz_watchdog;
 
 /* Start the watchdog thread.  timeout: < 0 automatic, 0 off (no thread is started), > 0
- * seconds.  Returns 0, or -1 when the thread cannot be created (the caller agrees on it). */
-int dz_watchdog_start(dz_watchdog *w, double timeout, int rank);
+ * seconds.  remove: a temporary file (rank-local path) to delete before the job is ended, or
+ * NULL.  Returns 0, or -1 when the thread cannot be created (the caller agrees on it). */
+int dz_watchdog_start(dz_watchdog *w, double timeout, int rank, const char *remove);
 
 /* The iteration now being computed (for the message). */
 void dz_watchdog_at(dz_watchdog *w, int64_t step);
-
-/* A temporary file (rank-local) to delete before the job is ended; "" = none. */
-void dz_watchdog_remove_on_fire(dz_watchdog *w, const char *path);
 
 /* Bracket one guarded collective.  w may be NULL (no-op). */
 void dz_watchdog_enter(dz_watchdog *w);

@@ -295,10 +295,12 @@ simple("cfg_optimizer_unknown", 2, r"line 6: \[train\] optimizer = 'adagrad': no
        r"\(supported: gd sgd momentum adam lbfgs newton\)", BASE + "optimizer = adagrad\n")
 # solver settings: out of range, NaN, and settings of one optimizer given to another
 for key, val in [("l2", "-1"), ("l2", "nan"), ("l1", "-0.5"), ("l1", "nan"), ("tolerance", "-1e-6"),
-                 ("tolerance", "inf"), ("decay", "-1"), ("collective_timeout", "-1"),
-                 ("collective_timeout", "nan"), ("collective_timeout", "inf")]:
+                 ("tolerance", "inf"), ("decay", "-1")]:
     simple("cfg_%s_%s" % (key, val), 2, r"line 6: \[train\] %s = '%s': must be a finite number >= 0"
            % (key, val), BASE + "%s = %s\n" % (key, val))
+for val in ("-1", "nan", "inf"):
+    simple("cfg_collective_timeout_%s" % val, 2, r"line 6: \[train\] collective_timeout = '%s': "
+           r"must be in \[0, 1e\+09\]" % val, BASE + "collective_timeout = %s\n" % val)
 simple("cfg_newton_l1", 2, r"line 7: \[train\] l1 = 1: optimizer newton needs a twice-differentiable",
        BASE + "optimizer = newton\nl1 = 1\n")
 simple("cfg_batch_size_neg", 2, r"line 7: \[train\] batch_size = -5: out of range",
