@@ -142,6 +142,24 @@ for args, n_features in [([], None), (["--features", "45"], 45)]:
     c.check(ok and names == [str(j) for j in range(1, ref.shape[1] + 1)],
             "libsvm %s: feature names are the indices 1..d" % args)
 
+# --pm1: the usual binary LIBSVM labels -1/+1 become 0/1 (data.svm also holds 0: refused)
+with open(path("pm.svm"), "w") as f:
+    for i in range(60):
+        f.write("%s %d:%.3f %d:1\n" % ("+1" if i % 3 else "-1", 1 + i % 5, i / 7, 6 + i % 3))
+rc, msg = convert("--pm1", "pm.svm", "pm.h5")
+Xs, ys = load_svmlight_file(path("pm.svm"), zero_based=False)
+_, y, _ = read("pm.h5") if rc == 0 else (None, None, None)
+c.check(rc == 0 and y is not None and y.tobytes() == (ys > 0).astype(np.float64).tobytes(),
+        "libsvm --pm1: labels -1/+1 become 0/1: exit %d %s" % (rc, msg))
+rc, msg = convert("--pm1", "data.svm", "pm0.h5")
+with open(path("data.svm")) as f:
+    first0 = 1 + [i for i, l in enumerate(f.read().splitlines()) if l.split(" ")[0] == "0"][0]
+c.check(rc == 3 and "data.svm:%d: label '0': --pm1 expects -1 or +1" % first0 in msg and
+        not leftovers("pm0.h5"), "libsvm --pm1 refuses a 0 label by its line: exit %d %s" % (rc, msg))
+rc, msg = convert("--pm1", "--label", "a", "x.csv", "o.h5")
+c.check(rc == 2 and "--pm1 applies to LIBSVM input only" in msg, "--pm1 with CSV: exit %d %s"
+        % (rc, msg))
+
 # compression: the mostly-zero dense LIBSVM matrix, deflate 6 with shuffle
 rc, msg = convert("data.svm", "svmz.h5", "--compress", "6")
 with h5py.File(path("svmz.h5"), "r") as f, h5py.File(path("svm.h5"), "r") as g:

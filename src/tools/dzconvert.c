@@ -59,6 +59,7 @@ typedef struct opts {
     char delim;         /* CSV field separator; 0 = from the extension */
     int64_t features;   /* LIBSVM d; 0 = found by a first pass */
     int f32, compress, quiet;
+    int pm1;            /* LIBSVM: labels -1/+1 become 0/1 */
 } opts;
 
 /* The output file while it is written: rows are buffered a block at a time. */
@@ -524,6 +525,12 @@ static int svm_line(char *line, const char *path, int64_t lineno, const opts *o,
     if (why)
         return dz_fail(e, DZ_EDATA, "%s:%lld: label '%.60s' %s", path, (long long)lineno,
                        tok ? tok : "", why);
+    if (o->pm1) {
+        if (*label != -1 && *label != 1)
+            return dz_fail(e, DZ_EDATA, "%s:%lld: label '%.60s': --pm1 expects -1 or +1", path,
+                           (long long)lineno, tok);
+        *label = *label > 0;
+    }
     int64_t prev = 0;
     for (int first = 1; (tok = strtok_r(NULL, " \t", &save)); first = 0) {
         if (first && !strncmp(tok, "qid:", 4))
@@ -809,6 +816,8 @@ static void help(void)
            "  --format F         csv, tsv or libsvm when the extension does not say\n"
            "                     (.csv .tsv .tab; .svm .libsvm .svmlight)\n"
            "  --features D       LIBSVM: the feature count (default: found by a first pass)\n"
+           "  --pm1              LIBSVM: labels -1/+1 (the usual binary convention) become\n"
+           "                     0/1, as the trainer needs; any other label is refused\n"
            "  --x X.npy --y Y.npy  NumPy input: X (m, d) and y (m,), little-endian, C order\n"
            "  --x-name NAME      features dataset (default train_set_x)\n"
            "  --y-name NAME      labels dataset (default train_set_y)\n"
@@ -896,6 +905,8 @@ static int check_opts(opts *o, int npos, char **pos, dz_err *e)
     }
     if (o->fmt != FMT_CSV && (o->label || o->delim))
         return dz_fail(e, DZ_ECONFIG, "--label and --delim apply to CSV/TSV input only");
+    if (o->fmt != FMT_LIBSVM && o->pm1)
+        return dz_fail(e, DZ_ECONFIG, "--pm1 applies to LIBSVM input only");
     if (o->fmt == FMT_CSV && !o->label)
         return dz_fail(e, DZ_ECONFIG, "CSV/TSV input needs --label NAME (the label column)");
     if (o->fmt != FMT_LIBSVM && o->features)
@@ -923,6 +934,7 @@ static int set_opt(int c, const char *a, opts *o, dz_err *e)
     case 'N': o->namesname = a; return DZ_OK;
     case 'c': DZ_TRY(parse_int("--compress", a, 0, 9, &v, e)); o->compress = (int)v; return DZ_OK;
     case 'q': o->quiet = 1; return DZ_OK;
+    case 'p': o->pm1 = 1; return DZ_OK;
     case 't':
         if (strcmp(a, "float64") && strcmp(a, "float32"))
             return dz_fail(e, DZ_ECONFIG, "--type '%s': expected float64 or float32", a);
@@ -943,6 +955,7 @@ static int parse_args(int argc, char **argv, opts *o, dz_err *e)
         {"x-name", required_argument, 0, 'X'}, {"y-name", required_argument, 0, 'Y'},
         {"names-name", required_argument, 0, 'N'}, {"type", required_argument, 0, 't'},
         {"compress", required_argument, 0, 'c'}, {"quiet", no_argument, 0, 'q'},
+        {"pm1", no_argument, 0, 'p'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     *o = (opts){.xname = "train_set_x", .yname = "train_set_y",
                 .namesname = "feature_names"};
