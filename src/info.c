@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "dz/names.h"
-#include "dz/output.h"
+#include "dz/shard.h"
 
 #define DZ_INFO_MAX_ROWS 10000000
 #define DZ_INFO_MAX_CLASSES 64

@@ -263,23 +263,6 @@ long long dz_h5_begin(const char *final, char *tmp, size_t len, const char *what
     return f;
 }
 
-long long dz_h5_open_read(const char *path, const char *what, dz_err *e)
-{
-    if (access(path, R_OK) != 0) {
-        dz_fail(e, DZ_EDATA, "%s: cannot read %s (%s)", path, what,
-                access(path, F_OK) ? "no such file" : "permission denied");
-        return -1;
-    }
-    if (H5Fis_hdf5(path) <= 0) {
-        dz_fail(e, DZ_EDATA, "%s: not an HDF5 file (or truncated/corrupt)", path);
-        return -1;
-    }
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0)
-        dz_fail(e, DZ_EDATA, "%s: HDF5 cannot open the %s (truncated or corrupt?)", path, what);
-    return f;
-}
-
 int dz_h5_commit(long long f, int bad, const char *tmp, const char *final, const char *what,
                  dz_err *e)
 {

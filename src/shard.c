@@ -19,8 +19,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "dz/output.h"
-
 int64_t dz_block_rows(int64_t m, int64_t d, int64_t requested)
 {
     if (requested > 0)
@@ -200,6 +198,23 @@ int dz_data_validate(const char *path, const char *xname, const char *yname, con
     p->mem = want == DZ_DTYPE_NATIVE ? nat : want;
     snprintf(p->file_type, sizeof p->file_type, "%s", x->type);
     return DZ_OK;
+}
+
+long long dz_h5_open_read(const char *path, const char *what, dz_err *e)
+{
+    if (access(path, R_OK) != 0) {
+        dz_fail(e, DZ_EDATA, "%s: cannot read %s (%s)", path, what,
+                access(path, F_OK) ? "no such file" : "permission denied");
+        return -1;
+    }
+    if (H5Fis_hdf5(path) <= 0) {
+        dz_fail(e, DZ_EDATA, "%s: not an HDF5 file (or truncated/corrupt)", path);
+        return -1;
+    }
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0)
+        dz_fail(e, DZ_EDATA, "%s: HDF5 cannot open the %s (truncated or corrupt?)", path, what);
+    return f;
 }
 
 /* Rank 0's verdict on the request's file: the plan, or a message (r->yname NULL: features

@@ -87,11 +87,6 @@ long long dz_h5_begin(const char *final, char *tmp, size_t len, const char *what
 int dz_h5_commit(long long f, int bad, const char *tmp, const char *final, const char *what,
                  dz_err *e);
 
-/* Open path read-only with serial HDF5 (returns the file id, or < 0 with e set to DZ_EDATA and
- * "<path>: cannot read <what> (no such file|permission denied)", "<path>: not an HDF5 file
- * (or truncated/corrupt)" or "<path>: HDF5 cannot open the <what> (truncated or corrupt?)"). */
-long long dz_h5_open_read(const char *path, const char *what, dz_err *e);
-
 /* Small HDF5 attribute helpers shared with the checkpoint module. */
 int dz_h5_attr_i64(long long loc, const char *name, int64_t v);
 int dz_h5_attr_f64(long long loc, const char *name, double v);

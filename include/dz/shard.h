@@ -114,4 +114,10 @@ typedef struct dz_plan {
 int dz_data_validate(const char *path, const char *xname, const char *yname, const dz_dsinfo *x,
                      const dz_dsinfo *y, dz_dtype want, dz_plan *p, dz_err *e);
 
+/* Not collective.  Open path read-only with serial HDF5: the data file, and also the model
+ * (predict) and any file (info).  Returns the file id, or < 0 with e set to DZ_EDATA and
+ * "<path>: cannot read <what> (no such file|permission denied)", "<path>: not an HDF5 file
+ * (or truncated/corrupt)" or "<path>: HDF5 cannot open the <what> (truncated or corrupt?)". */
+long long dz_h5_open_read(const char *path, const char *what, dz_err *e);
+
 #endif
