@@ -36,7 +36,7 @@ static void clock_text(double s, char *buf, size_t len)
         snprintf(buf, len, "%lld:%02lld:%02lld", t / 3600, t % 3600 / 60, t % 60);
 }
 
-void dz_progress_update(dz_progress *p, int64_t it, double f, double gmax)
+void dz_progress_update(dz_progress *p, int64_t it, double f, double gmax, double now)
 {
     if (!p->on)
         return;
@@ -46,7 +46,6 @@ void dz_progress_update(dz_progress *p, int64_t it, double f, double gmax)
         p->gmax = gmax;
         p->git = it;
     }
-    double now = MPI_Wtime();
     if (now - p->last < p->every)
         return;
     p->last = now;

@@ -452,9 +452,10 @@ int dz_train(MPI_Comm comm, const dz_config *cfg, const dz_run_opts *opts, dz_er
         if (log_due && cfg->test[0])
             test_metrics(&obj, &te, p, &tl, &ta); /* at the row's parameters: before the update */
         dz_optim_iterate(&opt, &obj, p, it, log_due, &info);
-        dz_watchdog_step_time(&wd, MPI_Wtime() - t_it);
-        dz_progress_update(&prog, it, info.f, info.gmax);
-        elapsed = elapsed0 + round((MPI_Wtime() - t0) * 1e6) / 1e6;
+        const double now = MPI_Wtime(); /* one clock read for all three */
+        dz_watchdog_step_time(&wd, now - t_it);
+        dz_progress_update(&prog, it, info.f, info.gmax, now);
+        elapsed = elapsed0 + round((now - t0) * 1e6) / 1e6;
         if (info.status == DZ_IT_DIVERGED) {
             dz_progress_end(&prog);
             /* every rank sees the same sums, so every rank fails; the agreement prints once */

@@ -31,8 +31,9 @@ typedef struct dz_progress {
  * upper: the run may stop before limit (tolerance, lbfgs, newton). */
 void dz_progress_start(dz_progress *p, int on, double every, int64_t it0, int64_t limit,
                        int upper);
-/* Iteration it has been computed (f, gmax: its values, NaN when not evaluated). */
-void dz_progress_update(dz_progress *p, int64_t it, double f, double gmax);
+/* Iteration it has been computed at time now (MPI_Wtime; the caller's clock read, shared with
+ * its other uses); f, gmax: its values, NaN when not evaluated. */
+void dz_progress_update(dz_progress *p, int64_t it, double f, double gmax, double now);
 /* Before other output: end an in-place line with a newline. */
 void dz_progress_end(dz_progress *p);
 
