@@ -44,6 +44,7 @@
 #include <hdf5.h>
 
 #include "dz/err.h"
+#include "dz/names.h"
 #include "dz/output.h"
 
 enum fmt { FMT_NONE, FMT_CSV, FMT_LIBSVM, FMT_NPY };
@@ -70,7 +71,6 @@ typedef struct writer {
     int64_t rows, block;    /* rows buffered; rows per block (= chunk rows) */
     int64_t chunk_cols;
     double *x, *y;          /* block x d, block */
-    float *x32;             /* float32 staging for --type float32 */
     char tmp[DZ_PATH_MAX + 32];
 } writer;
 
@@ -135,13 +135,6 @@ static FILE *open_input(const char *path, dz_err *e)
     return f;
 }
 
-static void free_names(char **names, int64_t n)
-{
-    for (int64_t j = 0; names && j < n; j++)
-        free(names[j]);
-    free(names);
-}
-
 /* Names "first", "first + 1", ... for the d columns of a LIBSVM or npy input. */
 static char **number_names(int64_t d, int64_t first, dz_err *e)
 {
@@ -150,7 +143,7 @@ static char **number_names(int64_t d, int64_t first, dz_err *e)
         char buf[32];
         snprintf(buf, sizeof buf, "%lld", (long long)(first + j));
         if (!(names[j] = strdup(buf))) {
-            free_names(names, j);
+            dz_names_free(names, j);
             dz_fail(e, DZ_ERUNTIME, "out of memory (feature names)");
             return NULL;
         }
@@ -197,7 +190,7 @@ static int append(hid_t ds, int rank, hsize_t m, hsize_t rows, hsize_t d, hid_t 
 /* The datasets, made at the first write so that a small input gets chunks of its size. */
 static int writer_create(writer *w, dz_err *e)
 {
-    hsize_t rows = (hsize_t)(w->rows < w->block ? w->rows : w->block);
+    hsize_t rows = (hsize_t)w->rows; /* <= block: the buffer is flushed when full */
     hsize_t cx[2] = {rows, (hsize_t)w->chunk_cols}, cy[1] = {rows};
     w->dx = create_ext(w->f, w->o->xname, w->o->f32 ? H5T_IEEE_F32LE : H5T_IEEE_F64LE, 2, cx,
                        (hsize_t)w->d, w->o->compress);
@@ -216,15 +209,10 @@ static int writer_flush(writer *w, dz_err *e)
         return DZ_OK;
     if (w->dx < 0)
         DZ_TRY(writer_create(w, e));
-    int64_t n = w->rows * w->d;
-    const void *xb = w->x;
-    if (w->o->f32) {
-        for (int64_t i = 0; i < n; i++)
-            w->x32[i] = (float)w->x[i];   /* in range: value_problem checked it */
-        xb = w->x32;
-    }
-    hid_t mt = w->o->f32 ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE;
-    if (append(w->dx, 2, (hsize_t)w->m, (hsize_t)w->rows, (hsize_t)w->d, mt, xb) < 0 ||
+    /* --type float32: HDF5 rounds the doubles to the dataset's float32 (as a C cast does; in
+     * range: value_problem checked it) */
+    if (append(w->dx, 2, (hsize_t)w->m, (hsize_t)w->rows, (hsize_t)w->d, H5T_NATIVE_DOUBLE,
+               w->x) < 0 ||
         append(w->dy, 1, (hsize_t)w->m, (hsize_t)w->rows, 0, H5T_NATIVE_DOUBLE, w->y) < 0)
         return dz_fail(e, DZ_EOUTPUT, "writing rows %lld..%lld to '%s' failed", (long long)w->m,
                        (long long)(w->m + w->rows - 1), w->tmp);
@@ -290,8 +278,7 @@ static int writer_begin(writer *w, const opts *o, int64_t d, char *const *names,
     if (w->block < 1) w->block = 1;
     if (m_hint > 0 && w->block > m_hint) w->block = m_hint;
     if (!(w->x = xalloc((size_t)(w->block * d), sizeof *w->x, e)) ||
-        !(w->y = xalloc((size_t)w->block, sizeof *w->y, e)) ||
-        (o->f32 && !(w->x32 = xalloc((size_t)(w->block * d), sizeof *w->x32, e))))
+        !(w->y = xalloc((size_t)w->block, sizeof *w->y, e)))
         return e->code;
     DZ_TRY(dz_out_check_writable(o->out, "output", e));
     w->f = (hid_t)dz_h5_begin(o->out, w->tmp, sizeof w->tmp, "output file", e);
@@ -302,8 +289,8 @@ static int writer_begin(writer *w, const opts *o, int64_t d, char *const *names,
 
 static void writer_free(writer *w)
 {
-    free(w->x), free(w->y), free(w->x32);
-    w->x = w->y = NULL, w->x32 = NULL;
+    free(w->x), free(w->y);
+    w->x = w->y = NULL;
 }
 
 /* On error: close and remove the temporary file (OUTPUT is untouched). */
@@ -405,7 +392,7 @@ static void csv_free(csv *c)
     if (c->f) fclose(c->f);
     free(c->line);
     free(c->fields);
-    free_names(c->names, c->ncol > 0 ? c->ncol - 1 : 0);
+    dz_names_free(c->names, c->ncol > 0 ? c->ncol - 1 : 0);
 }
 
 /* The header (first line; a leading UTF-8 byte-order mark or '#' is dropped): the column
@@ -620,7 +607,7 @@ static int convert_libsvm(const opts *o, dz_err *e)
     if (rc == DZ_OK) rc = writer_end(&w, o->in, NULL, e);
     if (rc == DZ_OK) summary(&w, o->in);
     else writer_abort(&w);
-    free_names(names, d);
+    dz_names_free(names, d);
     if (f) fclose(f);
     return rc;
 }
@@ -792,7 +779,7 @@ static int convert_npy(const opts *o, dz_err *e)
     if (rc == DZ_OK) rc = writer_end(&w, src, NULL, e);
     if (rc == DZ_OK) summary(&w, src);
     else writer_abort(&w);
-    free_names(names, names ? x.shape[1] : 0);
+    dz_names_free(names, names ? x.shape[1] : 0);
     if (x.f) fclose(x.f);
     if (y.f) fclose(y.f);
     return rc;
@@ -958,17 +945,17 @@ static int parse_args(int argc, char **argv, opts *o, dz_err *e)
         {"pm1", no_argument, 0, 'p'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     *o = (opts){.xname = "train_set_x", .yname = "train_set_y",
-                .namesname = "feature_names"};
+                .namesname = DZ_NAMES_DATASET};
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", lopts, NULL)) != -1) {
         if (c == 'h') {
             help();
             return -1;
         }
-        if (c == '?' || c == ':')
+        if (c == '?' || c == ':') /* ':' leads the option string: ':' = missing argument */
             return dz_fail(e, DZ_ECONFIG, "%s: %s", argv[optind - 1],
-                           optopt ? "missing argument" : "unknown option");
+                           c == ':' ? "missing argument" : "unknown option");
         DZ_TRY(set_opt(c, optarg, o, e));
     }
     return check_opts(o, argc - optind, argv + optind, e);
