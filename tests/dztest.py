@@ -116,6 +116,25 @@ def read_metrics(path):
     return header, rows
 
 
+def ckpt_iteration(path):
+    """The iteration a checkpoint file holds, or -1 when it is absent or unreadable."""
+    try:
+        with h5py.File(path, "r") as f:
+            return int(f.attrs["iteration"])
+    except Exception:
+        return -1
+
+
+def wait_for_ckpt(path, proc, at_least=1, limit=60):
+    """Wait (up to limit s, while proc runs) for a checkpoint at iteration >= at_least."""
+    t0 = time.time()
+    while time.time() - t0 < limit and proc.poll() is None:
+        if ckpt_iteration(path) >= at_least:
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def result_digest(model_path, metrics_path):
     """sha256 over the bytes of w, b and the loss history (not the timings)."""
     w, b, _ = read_model(model_path)

@@ -9,11 +9,9 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 
 import h5py
-import numpy as np
 
 import dztest
 
@@ -41,23 +39,6 @@ def start(n, t, cfg, extra=()):
                             start_new_session=True)
 
 
-def ckpt_iteration(path):
-    try:
-        with h5py.File(path, "r") as f:
-            return int(f.attrs["iteration"])
-    except Exception:
-        return -1
-
-
-def wait_for_ckpt(path, proc, at_least=1, limit=60):
-    t0 = time.time()
-    while time.time() - t0 < limit and proc.poll() is None:
-        if ckpt_iteration(path) >= at_least:
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def trainer_pids(cfg):
     out = subprocess.run(["pgrep", "-f", "^%s --quiet.*%s" % (dztest.TRAINER, cfg)],
                          capture_output=True, text=True).stdout.split()
@@ -74,7 +55,7 @@ ref = dztest.result_digest(os.path.join(ref_dir, "model.h5"), os.path.join(ref_d
 d, cfg = folder("kill9")
 p = start(2, 1, cfg)
 ck = os.path.join(d, "ckpt.h5")
-c.check(wait_for_ckpt(ck, p, 400), "kill9: a checkpoint appeared")
+c.check(dztest.wait_for_ckpt(ck, p, 400), "kill9: a checkpoint appeared")
 pids = trainer_pids(cfg)
 c.check(len(pids) == 2, "kill9: found the 2 rank processes: %s" % pids)
 t_kill = time.time()
@@ -87,7 +68,7 @@ ended = time.time() - t_kill
 print("kill -9 of one rank: job ended after %.2f s, exit %s" % (ended, p.returncode))
 c.check(ended < 10 and p.returncode != 0, "kill9: job ended in %.2f s (< 10) with non-zero exit" % ended)
 c.check(not os.path.exists(os.path.join(d, "model.h5")), "kill9: no model written")
-at = ckpt_iteration(ck)
+at = dztest.ckpt_iteration(ck)
 c.check(0 < at < ITER, "kill9: checkpoint loadable at iteration %d" % at)
 rc, out, err, _ = dztest.mpirun(3, 2, ["--quiet", "--resume", cfg], env={"OMP_WAIT_POLICY": "passive"})
 c.check(rc == 0, "kill9: resume exit %d %s" % (rc, err))
@@ -102,7 +83,7 @@ def sigterm_case(name, to_mpirun, resume_n, resume_t):
     d, cfg = folder(name)
     p = start(2, 1, cfg)
     ck = os.path.join(d, "ckpt.h5")
-    c.check(wait_for_ckpt(ck, p, 200), "%s: a checkpoint appeared" % name)
+    c.check(dztest.wait_for_ckpt(ck, p, 200), "%s: a checkpoint appeared" % name)
     time.sleep(0.3)
     for pid in ([p.pid] if to_mpirun else trainer_pids(cfg)):
         os.kill(pid, signal.SIGTERM)
@@ -118,7 +99,7 @@ def sigterm_case(name, to_mpirun, resume_n, resume_t):
     c.check(err.count("stopped by a signal after iteration") == 1, "%s: one message: %s" % (name, err[-500:]))
     c.check(not os.path.exists(os.path.join(d, "model.h5")), "%s: no model written" % name)
     c.check(not [f for f in os.listdir(d) if ".tmp." in f], "%s: no temporary files left" % name)
-    at = ckpt_iteration(ck)
+    at = dztest.ckpt_iteration(ck)
     # the checkpoint holds the state after the step the stop message names (not a periodic
     # one that happened to be there: "after iteration i" means i + 1 updates)
     mm = re.search(r"stopped by a signal after iteration (\d+)", err)
@@ -214,9 +195,9 @@ for name, opt, K, full, model in [
     d, cfg = folder(name + "_part", dict(secs, train=dict(train, iterations=K),
                                          checkpoint={"file": "ckpt.h5", "every": K}))
     rc, out, err, _ = dztest.mpirun(2, 1, ["--quiet", cfg])
-    c.check(rc == 0 and ckpt_iteration(os.path.join(d, "ckpt.h5")) == K,
+    c.check(rc == 0 and dztest.ckpt_iteration(os.path.join(d, "ckpt.h5")) == K,
             "%s: first part of %d iterations checkpointed at %d: exit %d %s" % (
-                name, K, ckpt_iteration(os.path.join(d, "ckpt.h5")), rc, err[-500:]))
+                name, K, dztest.ckpt_iteration(os.path.join(d, "ckpt.h5")), rc, err[-500:]))
     dztest.write_config(cfg, dict(secs, checkpoint={"file": "ckpt.h5", "every": K}))
     rc, out, err, _ = dztest.mpirun(3, 2, ["--quiet", "--resume", "--force", cfg],
                                     env={"OMP_WAIT_POLICY": "passive"})

@@ -312,7 +312,7 @@ if rc == 0 and c.check(rrc == 0, "the shipped example trains: %s" % rerr[-400:])
             "the CSV path's model equals the shipped example's bit for bit")
     with h5py.File(path("model.h5"), "r") as f:
         mnames = [s.decode() for s in f["feature_names"][...]] if "feature_names" in f else None
-    c.check(mnames == read("bc_train.h5")[2],
+    c.check(mnames is not None and mnames == read("bc_train.h5")[2],
             "model.h5 carries the training file's feature_names: %s" % (mnames or [])[:3])
 rc, out, err, _ = dztest.mpirun(2, 1, ["evaluate", "--model", "model.h5", "--data", "bc_test.h5",
                                        "--json", "eval.json"], cwd=W)

@@ -9,6 +9,7 @@ the last checkpoint resumes (at another N) to the same bits as a run never inter
 suspended (every rank stopped) for twice the timeout and continued does not time out."""
 import os
 import random
+import re
 import signal
 import subprocess
 import time
@@ -157,10 +158,8 @@ for victim in (2, 0):
         if f != "c.ini":
             os.remove(os.path.join(d, f))
     p = start(3, cfg)
-    t0 = time.time()
     pids = wait_ranks(cfg, 3)
-    while time.time() - t0 < 20 and not os.path.exists(ck):
-        time.sleep(0.05)
+    dztest.wait_for_ckpt(ck, p, limit=20)
     time.sleep(0.3)
     t_stop = time.time()
     if c.check(len(pids) == 3, "frozen: 3 rank processes found: %s" % pids):
@@ -175,34 +174,13 @@ for victim in (2, 0):
     c.check(p.returncode == 4 and ended < 2 + 10 and not left,
             "frozen %d: exit %s after %.2f s (want 4 within 12 s), leftover ranks %s"
             % (victim, p.returncode, ended, left))
-    c.check("has not completed after" in err and "collective_timeout 2 s" in err
-            and "iteration " in err, "frozen %d: the message names the iteration and the timeout: %s"
-            % (victim, err[-600:]))
+    c.check(re.search(r"rank \d+: iteration \d+: the allreduce has not completed after [\d.]+ s "
+                      r"\(collective_timeout 2 s\)", err),
+            "frozen %d: the message names the iteration and the timeout: %s" % (victim, err[-600:]))
     stale = [f for f in os.listdir(d) if ".tmp." in f or f.endswith(".partial")]
     c.check(not stale and not os.path.exists(os.path.join(d, "model.h5")),
             "frozen %d: no model and no temporary file left: %s" % (victim, os.listdir(d)))
-# a suspended job (every rank stopped, as by scontrol suspend, then continued) is not a timeout
-for f in os.listdir(d):
-    if f not in ("c.ini", "ckpt.h5"):
-        os.remove(os.path.join(d, f))
-p = start(3, cfg)
-pids = wait_ranks(cfg, 3)
-time.sleep(1.0)
-for q in pids:
-    os.kill(q, signal.SIGSTOP)
-time.sleep(4.0)  # twice the timeout
-for q in pids:
-    os.kill(q, signal.SIGCONT)
-time.sleep(1.5)
-for q in pids:
-    os.kill(q, signal.SIGTERM)  # the ranks checkpoint and stop: exit 75, not the watchdog's 4
-err = finish(p, 60)
-print("suspended 4 s with collective_timeout 2 s, continued, then SIGTERM: exit %s" % p.returncode)
-c.check(p.returncode == 75 and "has not completed" not in err,
-        "suspend/continue of every rank is not a timeout: exit %s (want 75): %s"
-        % (p.returncode, err[-400:]))
-with h5py.File(ck, "r") as f:
-    at = int(f.attrs["iteration"])
+at = dztest.ckpt_iteration(ck)  # the watchdog-ended run's (victim 0) last checkpoint
 more = dict(base, train=dict(base["train"], iterations=at + 12))
 cfg_more = dztest.write_config(os.path.join(d, "more.ini"), more)
 rc, out, err, _ = dztest.mpirun(2, 1, ["--quiet", "--resume", "--force", cfg_more])
@@ -218,4 +196,29 @@ c.check(rc == 0 and dztest.result_digest(os.path.join(ref, "model.h5"),
                                           os.path.join(ref, "metrics.csv")) == resumed,
         "frozen: resumed run (checkpoint at %d, N = 2) equals the uninterrupted run (N = 1): exit %d"
         % (at, rc))
+
+# a suspended job (every rank stopped, as by scontrol suspend, then continued) is not a timeout
+d = os.path.join(w, "suspended")
+os.makedirs(d)
+cfg = dztest.write_config(os.path.join(d, "c.ini"), base)
+p = start(3, cfg)
+pids = wait_ranks(cfg, 3)
+c.check(dztest.wait_for_ckpt(os.path.join(d, "ckpt.h5"), p), "suspended: training is under way")
+try:
+    for q in pids:
+        os.kill(q, signal.SIGSTOP)
+    time.sleep(4.0)  # twice the timeout
+finally:  # never leave a stopped rank behind
+    for q in pids:
+        os.kill(q, signal.SIGCONT)
+time.sleep(1.5)
+for q in pids:
+    os.kill(q, signal.SIGTERM)  # the ranks checkpoint and stop: exit 75, not the watchdog's 4
+err = finish(p, 60)
+for q in rank_pids(cfg):
+    os.kill(q, signal.SIGKILL)
+print("suspended 4 s with collective_timeout 2 s, continued, then SIGTERM: exit %s" % p.returncode)
+c.check(p.returncode == 75 and "has not completed" not in err,
+        "suspend/continue of every rank is not a timeout: exit %s (want 75): %s"
+        % (p.returncode, err[-400:]))
 c.finish()

@@ -17,9 +17,6 @@ Checks:
 import json
 import os
 import re
-import subprocess
-import sys
-import time
 
 import h5py
 import numpy as np

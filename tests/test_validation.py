@@ -20,7 +20,6 @@ import os
 
 import numpy as np
 
-import dztest
 from dztest import Checker, make_dataset, make_multiclass, mpirun, workdir, write_config
 
 c = Checker("validation")

@@ -25,7 +25,7 @@
 #   cluster.sh check              exit 0 when namespaces can be made here, else 77 and why
 # Names are unique per cluster (prefix dzc<pid of `up`>); `up` also removes clusters whose
 # owner process ($DZ_CLUSTER_OWNER, default the caller) has died without `down`.
-set -euo pipefail
+set -Eeuo pipefail  # -E: the ERR trap of `up` also fires inside its functions
 
 STATE_ROOT=${TMPDIR:-/tmp}/dzcluster
 SUBNET=198.18.0.0/24
