@@ -175,7 +175,9 @@ resume_expect("logistic_as_softmax_force", good, sm, 2, "the checkpoint holds 40
 #    The softmax model too (K = 5): gd, lbfgs, newton (its saved A recomputed), adam.
 sdata = os.path.join(w, "s.h5")
 dztest.make_multiclass(sdata, 700, 30, 5, "float64", seed=8)
-smodel = {"data": {"train": sdata, "train_x": "x", "train_y": "y"}, "model": {"type": "softmax"}}
+# (with a test set: metrics.csv's test columns are checkpointed, resumed and digested too)
+smodel = {"data": {"train": sdata, "train_x": "x", "train_y": "y", "test": sdata, "test_x": "x",
+                   "test_y": "y"}, "model": {"type": "softmax"}}
 for name, opt, K, full, model in [
         ("lbfgs", dict(optimizer="lbfgs", l2=1.0, memory=5, tolerance=1e-9), 6, 40, None),
         ("owlqn", dict(optimizer="lbfgs", l1=2.0, tolerance=1e-8), 9, 60, None),

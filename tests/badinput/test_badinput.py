@@ -298,6 +298,8 @@ for key, val in [("l2", "-1"), ("l2", "nan"), ("l1", "-0.5"), ("l1", "nan"), ("t
                  ("tolerance", "inf"), ("decay", "-1")]:
     simple("cfg_%s_%s" % (key, val), 2, r"line 6: \[train\] %s = '%s': must be a finite number >= 0"
            % (key, val), BASE + "%s = %s\n" % (key, val))
+simple("cfg_progress_neg", 2, r"line 7: \[output\] progress = '-1': must be a finite number >= 0",
+       BASE + "[output]\nprogress = -1\n")
 for val in ("-1", "nan", "inf"):
     simple("cfg_collective_timeout_%s" % val, 2, r"line 6: \[train\] collective_timeout = '%s': "
            r"must be in \[0, 1e\+09\]" % val, BASE + "collective_timeout = %s\n" % val)
