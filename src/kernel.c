@@ -95,6 +95,10 @@ void dz_kernel_predict(const dz_kernel_isa *isa, const dz_shard *s, int64_t i0, 
 {
     if (!isa)
         isa = current();
+    if (dz_shard_is_csr(s)) {
+        isa->csr_predict(s, i0, n, K, w, bv, scale, proba, label, scr);
+        return;
+    }
     if (K) {
         isa->spredict(s, i0, n, K, w, bv, scale, proba, label, scr);
         return;
@@ -108,6 +112,11 @@ void dz_kernel_predict(const dz_kernel_isa *isa, const dz_shard *s, int64_t i0, 
 static void block_pass(const dz_shard *s, const dz_work *wk, const dz_pass *ps, int64_t i0,
                        int64_t n, double *out, double *scr)
 {
+    if (dz_shard_is_csr(s)) { /* evaluation only: the other passes fold as they go */
+        wk->isa->csr_eval(s, i0, n, wk->K, ps->w, wk->K ? ps->bv : &ps->b, ps->scale, out,
+                          wk->neval > 2, scr);
+        return;
+    }
     if (wk->K) {
         const int64_t K = wk->K;
         if (ps->mode == DZ_PASS_EVAL) {
@@ -304,8 +313,16 @@ void dz_kernel_run(const dz_shard *s, dz_work *wk, const dz_pass *ps)
         for (int64_t k = 0; k < nblocks; k++) {
             int64_t i0 = (ps->blocks ? ps->blocks[k] : k) * B;
             int64_t rows = s->rows - i0 < B ? s->rows - i0 : B;
-            block_pass(s, wk, ps, i0, rows, blk, scr);
-            dz_acc_fold(a, blk);
+            if (dz_shard_is_csr(s) && ps->mode != DZ_PASS_EVAL) {
+                const int64_t K = wk->K, m = K ? K : 1; /* values saved per row */
+                const double *hv = ps->mode == DZ_PASS_HV ? ps->dcoef + i0 * m : NULL;
+                double *save = ps->mode == DZ_PASS_GRAD && ps->dsave ? ps->dsave + i0 * m : NULL;
+                wk->isa->csr_grad(s, i0, rows, K, ps->w, K ? ps->bv : &ps->b, ps->scale, a, hv,
+                                  save, scr);
+            } else {
+                block_pass(s, wk, ps, i0, rows, blk, scr);
+                dz_acc_fold(a, blk);
+            }
         }
         dz_acc_flush(a);
 #pragma omp barrier

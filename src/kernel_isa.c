@@ -649,6 +649,168 @@ DEFINE_PREDICT(uint8_t, u8)
 DEFINE_PREDICT(float, f32)
 DEFINE_PREDICT(double, f64)
 
+/* ---- CSR (sparse) rows ------------------------------------------------------------------
+ * A row's dot product is four interleaved fma chains over its stored values in index order
+ * (value k goes to chain k mod 4), then (c0 + c1) + (c2 + c3): it depends only on the row.
+ * Gradient and H·v sums are not block partials: every product c·x_ij, every row's c and
+ * loss (softmax: a lane group's loss) is folded into the thread's accumulator as it is made
+ * (dz_acc_add, exact), so that a block costs O(its values), not O(d).  Evaluation and
+ * predictions are as the dense ones, per row from the same z.  Shapes: rowptr (rows + 1),
+ * col, val (nnz); W (K × d) row-major, the quantity of (k, j) is k·d + j. */
+#define DEFINE_CSR(T, SUF)                                                                   \
+    static inline double cdot_##SUF(const int32_t *col, const T *val, int64_t n,             \
+                                    const double *w)                                          \
+    {                                                                                        \
+        double c[4] = {0, 0, 0, 0};                                                          \
+        int64_t k = 0;                                                                       \
+        for (; k + 4 <= n; k += 4)                                                           \
+            for (int l = 0; l < 4; l++)                                                      \
+                c[l] = fma(w[col[k + l]], (double)val[k + l], c[l]);                         \
+        for (int l = 0; k < n; k++, l++)                                                     \
+            c[l] = fma(w[col[k]], (double)val[k], c[l]);                                     \
+        return (c[0] + c[1]) + (c[2] + c[3]);                                                \
+    }                                                                                        \
+    /* z of the rows of one lane group (nr <= SM_RT), class-major: z[k·SM_RT + r] */         \
+    static void clogits_##SUF(const dz_shard *s, int64_t i, int64_t nr, int64_t K,           \
+                              const double *W, double *z)                                    \
+    {                                                                                        \
+        const T *v = (const T *)s->val;                                                      \
+        for (int64_t r = 0; r < SM_RT; r++)                                                  \
+            for (int64_t k = 0; k < K; k++)                                                  \
+                z[k * SM_RT + r] = r < nr ? cdot_##SUF(s->col + s->rowptr[i + r],            \
+                                                       v + s->rowptr[i + r],                 \
+                                                       s->rowptr[i + r + 1] - s->rowptr[i + r], \
+                                                       W + k * s->d)                         \
+                                          : 0.0;                                             \
+    }                                                                                        \
+    static void cgrad_##SUF(const dz_shard *s, int64_t i0, int64_t n, int64_t K,             \
+                            const double *w, const double *bv, double scale, dz_acc *acc,    \
+                            const double *hv, double *save, double *scr)                     \
+    {                                                                                        \
+        const T *v = (const T *)s->val;                                                      \
+        const int64_t d = s->d, *rp = s->rowptr;                                             \
+        if (!K) {                                                                            \
+            for (int64_t i = i0; i < i0 + n; i++) {                                          \
+                double loss = 0;                                                             \
+                const double c = row_coef(cdot_##SUF(s->col + rp[i], v + rp[i], rp[i + 1] - rp[i], w), \
+                                          i - i0, s->y + i0, bv[0], scale, hv, save, &loss); \
+                for (int64_t k = rp[i]; k < rp[i + 1]; k++)                                  \
+                    dz_acc_add(acc, s->col[k], c * (double)v[k]);                            \
+                dz_acc_add(acc, d, c);                                                       \
+                if (!hv)                                                                     \
+                    dz_acc_add(acc, d + 1, loss);                                            \
+            }                                                                                \
+            dz_acc_rows_added(acc, n);                                                       \
+            return;                                                                          \
+        }                                                                                    \
+        double *z = scr, *c = scr + SM_RT * K;                                               \
+        int64_t pred[SM_RT];                                                                 \
+        for (int64_t i = i0; i < i0 + n; i += SM_RT) {                                       \
+            const int64_t nr = i0 + n - i < SM_RT ? i0 + n - i : SM_RT;                      \
+            double loss = 0;                                                                 \
+            clogits_##SUF(s, i, nr, K, w, z);                                                \
+            smax_tile(z, nr, K, bv, scale, s->y + i, hv ? hv + (i - i0) * K : NULL,          \
+                      save ? save + (i - i0) * K : NULL, c, &loss, pred);                    \
+            for (int64_t r = 0; r < nr; r++) {                                               \
+                for (int64_t k = rp[i + r]; k < rp[i + r + 1]; k++)                          \
+                    for (int64_t q = 0; q < K; q++)                                          \
+                        dz_acc_add(acc, q * d + s->col[k], c[q * SM_RT + r] * (double)v[k]); \
+                for (int64_t q = 0; q < K; q++)                                              \
+                    dz_acc_add(acc, K * d + q, c[q * SM_RT + r]);                            \
+            }                                                                                \
+            if (!hv)                                                                         \
+                dz_acc_add(acc, K * d + K, loss);                                            \
+        }                                                                                    \
+        dz_acc_rows_added(acc, n);                                                           \
+    }                                                                                        \
+    static void ceval_##SUF(const dz_shard *s, int64_t i0, int64_t n, int64_t K,             \
+                            const double *w, const double *bv, double scale, double *out,    \
+                            int conf, double *scr)                                           \
+    {                                                                                        \
+        const T *v = (const T *)s->val;                                                      \
+        const int64_t *rp = s->rowptr;                                                       \
+        memset(out, 0, (size_t)(K && conf ? 2 + K * K : 2) * sizeof(double));               \
+        if (!K) {                                                                            \
+            for (int64_t i = i0; i < i0 + n; i++) {                                          \
+                double a, l;                                                                 \
+                logistic(bv[0] + cdot_##SUF(s->col + rp[i], v + rp[i], rp[i + 1] - rp[i], w) / scale, \
+                         s->y[i], &a, &l);                                                   \
+                out[0] += l;                                                                 \
+                out[1] += (a > 0.5) == (s->y[i] == 1.0);                                     \
+            }                                                                                \
+            return;                                                                          \
+        }                                                                                    \
+        double *z = scr, *c = scr + SM_RT * K;                                               \
+        int64_t pred[SM_RT];                                                                 \
+        for (int64_t i = i0; i < i0 + n; i += SM_RT) {                                       \
+            const int64_t nr = i0 + n - i < SM_RT ? i0 + n - i : SM_RT;                      \
+            clogits_##SUF(s, i, nr, K, w, z);                                                \
+            smax_tile(z, nr, K, bv, scale, s->y + i, NULL, NULL, c, &out[0], pred);          \
+            for (int64_t r = 0; r < nr; r++) {                                               \
+                const int64_t yi = (int64_t)s->y[i + r];                                     \
+                out[1] += pred[r] == yi;                                                     \
+                if (conf)                                                                    \
+                    out[2 + yi * K + pred[r]] += 1;                                          \
+            }                                                                                \
+        }                                                                                    \
+    }                                                                                        \
+    static void cpredict_##SUF(const dz_shard *s, int64_t i0, int64_t n, int64_t K,          \
+                               const double *w, const double *bv, double scale,              \
+                               double *proba, int64_t *label, double *scr)                   \
+    {                                                                                        \
+        const T *v = (const T *)s->val;                                                      \
+        const int64_t *rp = s->rowptr;                                                       \
+        if (!K) {                                                                            \
+            for (int64_t i = i0; i < i0 + n; i++) {                                          \
+                double l;                                                                    \
+                logistic(bv[0] + cdot_##SUF(s->col + rp[i], v + rp[i], rp[i + 1] - rp[i], w) / scale, \
+                         0.0, &proba[i - i0], &l);                                           \
+                label[i - i0] = proba[i - i0] > 0.5;                                         \
+            }                                                                                \
+            return;                                                                          \
+        }                                                                                    \
+        static const double y0[SM_RT]; /* labels are not used: the loss is discarded */     \
+        double *z = scr, *c = scr + SM_RT * K, loss = 0;                                     \
+        for (int64_t i = i0; i < i0 + n; i += SM_RT) {                                       \
+            const int64_t nr = i0 + n - i < SM_RT ? i0 + n - i : SM_RT;                      \
+            clogits_##SUF(s, i, nr, K, w, z);                                                \
+            smax_tile(z, nr, K, bv, scale, y0, NULL, proba + (i - i0) * K, c, &loss,         \
+                      label + (i - i0));                                                     \
+        }                                                                                    \
+    }
+
+DEFINE_CSR(float, f32)
+DEFINE_CSR(double, f64)
+
+static void csr_grad(const dz_shard *s, int64_t i0, int64_t n, int64_t K, const double *w,
+                     const double *bv, double scale, dz_acc *acc, const double *hv, double *save,
+                     double *scr)
+{
+    if (s->dtype == DZ_DTYPE_F32)
+        cgrad_f32(s, i0, n, K, w, bv, scale, acc, hv, save, scr);
+    else
+        cgrad_f64(s, i0, n, K, w, bv, scale, acc, hv, save, scr);
+}
+
+static void csr_eval(const dz_shard *s, int64_t i0, int64_t n, int64_t K, const double *w,
+                     const double *bv, double scale, double *out, int conf, double *scr)
+{
+    if (s->dtype == DZ_DTYPE_F32)
+        ceval_f32(s, i0, n, K, w, bv, scale, out, conf, scr);
+    else
+        ceval_f64(s, i0, n, K, w, bv, scale, out, conf, scr);
+}
+
+static void csr_predict(const dz_shard *s, int64_t i0, int64_t n, int64_t K, const double *w,
+                        const double *bv, double scale, double *proba, int64_t *label,
+                        double *scr)
+{
+    if (s->dtype == DZ_DTYPE_F32)
+        cpredict_f32(s, i0, n, K, w, bv, scale, proba, label, scr);
+    else
+        cpredict_f64(s, i0, n, K, w, bv, scale, proba, label, scr);
+}
+
 #define DISPATCH(s, i0, FN, ...)                                                            \
     switch ((s)->dtype) {                                                                    \
     case DZ_DTYPE_U8: FN##_u8((const uint8_t *)(s)->x + (i0) * (s)->d, __VA_ARGS__); break;  \
@@ -696,4 +858,5 @@ static void block_spredict(const dz_shard *s, int64_t i0, int64_t n, int64_t K, 
 
 const dz_kernel_isa DZ_CAT(dz_isa_, DZ_ISA_ID) = {DZ_STR(DZ_ISA_ID), block_grad, block_eval,
                                                    logistic, block_sgrad, block_seval,
-                                                   block_predict, block_spredict};
+                                                   block_predict, block_spredict, csr_grad,
+                                                   csr_eval, csr_predict};

@@ -33,6 +33,20 @@ struct dz_kernel_isa {
      * seval's prediction (argmax of the logits, ties to the lowest class); scr as sgrad's */
     void (*spredict)(const dz_shard *s, int64_t i0, int64_t n, int64_t K, const double *W,
                      const double *bv, double scale, double *proba, int64_t *label, double *scr);
+    /* CSR rows [i0, i0+n) of s (binary when K = 0: w = d weights, bv = &b): the gradient sums
+     * (K·d + K + 1, or d + 2) with every value folded into acc as it is made (dz_acc_add);
+     * H·v when hv (D, or A, per row from i0); D (A) saved per row into save when not NULL.
+     * scr: 2·SM_RT·K doubles (softmax). */
+    void (*csr_grad)(const dz_shard *s, int64_t i0, int64_t n, int64_t K, const double *w,
+                     const double *bv, double scale, dz_acc *acc, const double *hv,
+                     double *save, double *scr);
+    /* as eval / seval (a block partial into out) */
+    void (*csr_eval)(const dz_shard *s, int64_t i0, int64_t n, int64_t K, const double *w,
+                     const double *bv, double scale, double *out, int conf, double *scr);
+    /* as predict (then label = proba > 0.5) / spredict */
+    void (*csr_predict)(const dz_shard *s, int64_t i0, int64_t n, int64_t K, const double *w,
+                        const double *bv, double scale, double *proba, int64_t *label,
+                        double *scr);
 };
 
 #define DZ_SM_TILE 32 /* softmax rows per tile: logits computed together, then scattered */

@@ -112,6 +112,7 @@ void dz_acc_zero(dz_acc *a)
         memset(a->fix, 0, (size_t)len * sizeof(int64_t));
     memset(a->flags, 0, sizeof a->flags);
     a->folds = 0;
+    a->rows = 0;
 }
 
 /* Move carries up so digits 1 and 2 of quantities [k0, k1) lie in [0, 2^40). Arithmetic >> is
@@ -126,8 +127,20 @@ HOT static void normalise(int64_t *fix, int64_t n, int64_t k0, int64_t k1)
     }
 }
 
+void dz_acc_rows_added(dz_acc *a, int64_t rows)
+{
+    if (a->repro && (a->rows += rows) >= ((int64_t)1 << 20)) {
+        normalise(a->fix, a->n, 0, a->n);
+        a->rows = 0;
+    }
+}
+
 HOT void dz_acc_flush(dz_acc *a)
 {
+    if (a->repro && a->rows) { /* values added straight into the int64 digits */
+        normalise(a->fix, a->n, 0, a->n);
+        a->rows = 0;
+    }
     if (!a->repro || a->folds == 0)
         return;
     int64_t len = DZ_FIX_DIGITS * a->n, bad = 0;

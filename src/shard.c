@@ -8,6 +8,7 @@
  *   4. scan (OpenMP, rank-local): labels in {0,1}, finite features, max |x|, checksum → agree
  */
 #include "dz/shard.h"
+#include "shard_internal.h"
 
 #include <hdf5.h>
 #include <float.h>
@@ -51,7 +52,7 @@ void dz_partition(int64_t m, int64_t B, int nranks, int rank, int64_t *row0, int
 
 /* The feature buffer: 2 MiB-aligned and marked for transparent huge pages, so filling it
  * costs a page fault per 2 MiB instead of per 4 KiB (a large part of the load time). */
-static void *alloc_big(size_t bytes)
+void *dz_shard_alloc_big(size_t bytes)
 {
     const size_t huge = (size_t)2 << 20;
     if (bytes < huge)
@@ -69,9 +70,15 @@ void dz_shard_free(dz_shard *s)
     if (!s)
         return;
     free(s->x);
+    free(s->rowptr);
+    free(s->col);
+    free(s->val);
     free(s->y);
     free(s->maxabs);
     s->x = NULL;
+    s->rowptr = NULL;
+    s->col = NULL;
+    s->val = NULL;
     s->y = NULL;
     s->maxabs = NULL;
 }
@@ -97,8 +104,7 @@ static void describe_type(hid_t t, dz_dsinfo *info)
         snprintf(info->type, sizeof info->type, "%s", name);
 }
 
-/* Describe dataset name of f (shape, type) without reading it. */
-static int describe(hid_t f, const char *path, const char *name, const char *what, dz_dsinfo *info,
+int dz_shard_describe(hid_t f, const char *path, const char *name, const char *what, dz_dsinfo *info,
                     dz_err *e)
 {
     memset(info, 0, sizeof *info);
@@ -226,12 +232,25 @@ static int inspect(const dz_shard_req *r, dz_plan *p, dz_err *e)
     if (f < 0)
         return e->code;
     dz_dsinfo x, y;
-    if (describe(f, path, xname, "features", &x, e) == DZ_OK &&
-        (!yname || describe(f, path, yname, "labels", &y, e) == DZ_OK)) {
+    int64_t nnz = 0;
+    const int csr = dz_csr_is_group(f, xname);
+    if ((csr ? dz_csr_inspect(f, path, xname, &x, &nnz, e)
+             : dz_shard_describe(f, path, xname, "features", &x, e)) == DZ_OK &&
+        (!yname || dz_shard_describe(f, path, yname, "labels", &y, e) == DZ_OK)) {
         if (!yname) /* no labels: a stand-in that fits any x */
             y = (dz_dsinfo){.ndims = 1, .dims = {x.ndims ? x.dims[0] : 0}, .cls = DZ_CLASS_INT,
                             .size = 1, .type = "uint8"};
         dz_data_validate(path, xname, yname ? yname : "(none)", &x, &y, r->want, p, e);
+    }
+    if (e->code == DZ_OK && csr) {
+        p->csr = 1;
+        p->nnz = nnz;
+        if (r->want == DZ_DTYPE_U8)
+            dz_fail(e, DZ_ECONFIG, "[data] dtype = uint8 is for dense features; the CSR values of "
+                    "%s:%s are held as float32 or float64 (set dtype = native, float32 or float64)",
+                    path, xname);
+        else if (p->mem == DZ_DTYPE_U8)
+            p->mem = DZ_DTYPE_F32; /* exact, and the CSR kernels read float32 or float64 */
     }
     H5Fclose(f);
     if (e->code == DZ_OK && r->expect_d > 0 && p->d != r->expect_d)
@@ -276,9 +295,29 @@ static double node_available_bytes(void)
     return avail;
 }
 
+int dz_shard_check_memory(MPI_Comm comm, const char *path, double need, const char *what,
+                          dz_err *e)
+{
+    int rank, node_rank;
+    DZ_MPI(MPI_Comm_rank(comm, &rank));
+    MPI_Comm node;
+    DZ_MPI(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node));
+    double node_need = 0;
+    DZ_MPI(MPI_Allreduce(&need, &node_need, 1, MPI_DOUBLE, MPI_SUM, node));
+    DZ_MPI(MPI_Comm_rank(node, &node_rank));
+    DZ_MPI(MPI_Comm_free(&node));
+    double avail = node_available_bytes();
+    if (node_rank == 0 && node_need > 0.9 * avail)
+        dz_fail(e, DZ_EDATA,
+                "%s: data set too large: %s need %.3f GiB on this node (its ranks' shards), but "
+                "only %.3f GiB of memory is available; use more nodes",
+                path, what, node_need / 1073741824.0, avail / 1073741824.0);
+    return dz_err_agree(comm, e);
+}
+
 /* ---- phase 4: scan ---------------------------------------------------------------------- */
 
-static inline uint64_t mix64(uint64_t h)
+uint64_t dz_shard_mix64(uint64_t h)
 {
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdULL;
@@ -291,7 +330,7 @@ static inline uint64_t mix64(uint64_t h)
 /* Hash of one row's bytes, keyed by its global index; rows are summed mod 2^64, so the total
  * does not depend on how rows are split over ranks and threads.  Four independent lanes keep
  * the multiplier busy (the scan runs at memory speed). */
-static uint64_t row_hash(const unsigned char *p, size_t n, int64_t grow, double y)
+uint64_t dz_shard_row_hash(const unsigned char *p, size_t n, int64_t grow, double y)
 {
     static const uint64_t K[4] = {0x9e3779b97f4a7c15ULL, 0xc2b2ae3d27d4eb4fULL,
                                   0x165667b19e3779f9ULL, 0xd6e8feb86659fd93ULL};
@@ -309,8 +348,8 @@ static uint64_t row_hash(const unsigned char *p, size_t n, int64_t grow, double 
         t = (t ^ p[i]) * 0x100000001b3ULL;
     uint64_t yb;
     memcpy(&yb, &y, 8);
-    return mix64(mix64((uint64_t)grow + K[0]) ^ mix64(h[0] + K[1] * h[1]) ^
-                 mix64(h[2] + K[3] * h[3]) ^ mix64(t + yb));
+    return dz_shard_mix64(dz_shard_mix64((uint64_t)grow + K[0]) ^ dz_shard_mix64(h[0] + K[1] * h[1]) ^
+                 dz_shard_mix64(h[2] + K[3] * h[3]) ^ dz_shard_mix64(t + yb));
 }
 
 /* One thread's rows [lo, hi): max |x| per feature into mx, first non-finite value, checksum. */
@@ -335,7 +374,7 @@ static uint64_t row_hash(const unsigned char *p, size_t n, int64_t grow, double 
                         *bad_val = (double)row[j];                                            \
                         break;                                                                \
                     }                                                                         \
-            *sum += row_hash((const unsigned char *)row, (size_t)d * sizeof(T), s->row0 + i,  \
+            *sum += dz_shard_row_hash((const unsigned char *)row, (size_t)d * sizeof(T), s->row0 + i,  \
                              s->y[i]);                                                        \
         }                                                                                     \
     }
@@ -343,12 +382,14 @@ DEFINE_SCAN(uint8_t, u8, 0)
 DEFINE_SCAN(float, f32, 1)
 DEFINE_SCAN(double, f64, 1)
 
-/* Labels: {0, 1} for the binary model; integers 0 … K−1 for softmax (classes = K given, or
- * −1: K = the largest label + 1 over all ranks).  Sets s->classes.  who (or NULL) names the
- * model that expects the labels, for the message.  Collective; returns an agreed code. */
-static int check_labels(MPI_Comm comm, const char *path, const char *yname, int64_t classes,
-                        const char *who, dz_shard *s, dz_err *e)
+/* Labels: {0, 1} for the binary model; integers 0 … K−1 for softmax (r->classes = K given,
+ * or −1: K = the largest label + 1 over all ranks).  Sets s->classes.  r->expect_what (or
+ * NULL) names the model that expects the labels, for the message.  Collective; returns an
+ * agreed code. */
+int dz_shard_check_labels(MPI_Comm comm, const dz_shard_req *r, dz_shard *s, dz_err *e)
 {
+    const char *path = r->path, *yname = r->yname, *who = r->expect_what;
+    const int64_t classes = r->classes;
     int64_t bad_row = -1, ymax = -1;
     double bad = 0;
     for (int64_t i = 0; i < s->rows && bad_row < 0; i++) {
@@ -469,10 +510,27 @@ static int scan(MPI_Comm comm, const char *path, const char *xname, dz_shard *s,
 
 /* ---- the whole load --------------------------------------------------------------------- */
 
+hid_t dz_shard_open_mpio(MPI_Comm comm, const char *path, hid_t *dxpl)
+{
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    H5Pclose(fapl);
+    if (f < 0)
+        dz_fatal(comm, DZ_EDATA, "%s: parallel HDF5 open failed (file changed while starting?)", path);
+    *dxpl = H5Pcreate(H5P_DATASET_XFER);
+    H5Pset_dxpl_mpio(*dxpl, H5FD_MPIO_COLLECTIVE);
+    /* Each rank's selection is one contiguous run of the file: let MPI-IO read it directly
+     * instead of through two-phase aggregation buffers (still a collective call). */
+    if (!getenv("DZ_IO_TWO_PHASE"))
+        H5Pset_dxpl_mpio_collective_opt(*dxpl, H5FD_MPIO_INDIVIDUAL_IO);
+    return f;
+}
+
 /* The collective read of this rank's labels (as double) into s->y.  An HDF5 failure here is
  * fatal (the other ranks are inside the same call). */
-static void read_labels(MPI_Comm comm, hid_t f, hid_t dxpl, const char *path, const char *yname,
-                        int ylayout, dz_shard *s)
+void dz_shard_read_labels(MPI_Comm comm, hid_t f, hid_t dxpl, const char *path,
+                          const char *yname, int ylayout, dz_shard *s)
 {
     hid_t ys = H5Dopen2(f, yname, H5P_DEFAULT);
     hid_t fs = H5Dget_space(ys);
@@ -523,6 +581,8 @@ int dz_shard_load_req(MPI_Comm comm, const dz_shard_req *r, dz_shard *s, dz_err 
     if (dz_err_agree(comm, e) != DZ_OK)
         return e->code;
     DZ_MPI(MPI_Bcast(&p, (int)sizeof p, MPI_BYTE, 0, comm));
+    if (p.csr)
+        return dz_csr_load(comm, r, &p, s, e);
 
     /* 2. plan this rank's rows and check memory on the node */
     s->m = p.m;
@@ -536,24 +596,13 @@ int dz_shard_load_req(MPI_Comm comm, const dz_shard_req *r, dz_shard *s, dz_err 
     dz_partition(p.m, s->block_rows, nranks, rank, &s->row0, &s->rows);
     size_t isz = dz_dtype_size(p.mem);
     double need = (double)s->rows * (double)p.d * (double)isz + (double)s->rows * 8.0;
-    MPI_Comm node;
-    DZ_MPI(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node));
-    double node_need = 0;
-    DZ_MPI(MPI_Allreduce(&need, &node_need, 1, MPI_DOUBLE, MPI_SUM, node));
-    int node_rank;
-    DZ_MPI(MPI_Comm_rank(node, &node_rank));
-    DZ_MPI(MPI_Comm_free(&node));
-    double avail = node_available_bytes();
-    if (node_rank == 0 && node_need > 0.9 * avail)
-        dz_fail(e, DZ_EDATA,
-                "%s: data set too large: %lld rows x %lld features as %s need %.3f GiB on this node "
-                "(its ranks' shards), but only %.3f GiB of memory is available; use more nodes",
-                path, (long long)p.m, (long long)p.d, dz_dtype_name(p.mem), node_need / 1073741824.0,
-                avail / 1073741824.0);
-    if (dz_err_agree(comm, e) != DZ_OK) /* before any rank allocates */
+    char what[160];
+    snprintf(what, sizeof what, "%lld rows x %lld features as %s", (long long)p.m, (long long)p.d,
+             dz_dtype_name(p.mem));
+    if (dz_shard_check_memory(comm, path, need, what, e) != DZ_OK) /* before any rank allocates */
         return e->code;
     {
-        s->x = alloc_big(s->rows ? (size_t)s->rows * (size_t)p.d * isz : 1);
+        s->x = dz_shard_alloc_big(s->rows ? (size_t)s->rows * (size_t)p.d * isz : 1);
         s->y = calloc(s->rows ? (size_t)s->rows : 1, sizeof(double)); /* 0 without labels */
         if (!s->x || !s->y)
             dz_fail(e, DZ_ERUNTIME, "out of memory: %lld rows x %lld features (%.3f GiB)",
@@ -566,18 +615,8 @@ int dz_shard_load_req(MPI_Comm comm, const dz_shard_req *r, dz_shard *s, dz_err 
 
     /* 3. collective read of this rank's hyperslabs */
     double t0 = MPI_Wtime();
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
-    H5Pclose(fapl);
-    if (f < 0)
-        dz_fatal(comm, DZ_EDATA, "%s: parallel HDF5 open failed (file changed while starting?)", path);
-    hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
-    H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
-    /* Each rank's selection is one contiguous run of the file: let MPI-IO read it directly
-     * instead of through two-phase aggregation buffers (still a collective call). */
-    if (!getenv("DZ_IO_TWO_PHASE"))
-        H5Pset_dxpl_mpio_collective_opt(dxpl, H5FD_MPIO_INDIVIDUAL_IO);
+    hid_t dxpl;
+    hid_t f = dz_shard_open_mpio(comm, path, &dxpl);
 
     hid_t xs = H5Dopen2(f, xname, H5P_DEFAULT);
     hid_t fs = H5Dget_space(xs);
@@ -604,14 +643,14 @@ int dz_shard_load_req(MPI_Comm comm, const dz_shard_req *r, dz_shard *s, dz_err 
     H5Dclose(xs);
 
     if (yname)
-        read_labels(comm, f, dxpl, path, yname, p.ylayout, s);
+        dz_shard_read_labels(comm, f, dxpl, path, yname, p.ylayout, s);
     H5Pclose(dxpl);
     H5Fclose(f);
     s->read_s = MPI_Wtime() - t0;
 
     /* 4. validate and summarise */
     t0 = MPI_Wtime();
-    int code = yname ? check_labels(comm, path, yname, r->classes, r->expect_what, s, e) : DZ_OK;
+    int code = yname ? dz_shard_check_labels(comm, r, s, e) : DZ_OK;
     if (code == DZ_OK)
         code = scan(comm, path, xname, s, e);
     s->scan_s = MPI_Wtime() - t0;

@@ -27,6 +27,13 @@
  * counts (K·K, when K <= DZ_CONF_MAX_K).  Binary logistic is K = 0 below, and its layout is
  * the K = 1 case of this one (d weights, 1 bias, the loss).
  *
+ * CSR (sparse) shards (dz_shard_is_csr): the same passes over rows [i0, i0+n), z from the
+ * row's stored values only; a gradient or H·v pass adds every product c·x_ij (and each row's
+ * c and loss) to the thread's accumulator as it is made (dz_acc_add, exact), never a block
+ * partial of all K·d + K + 1 quantities, so a block costs O(its stored values + rows), not
+ * O(d).  Sparse and dense storage of one matrix agree to rounding, not bit for bit (the dense
+ * dot product runs in 8 lanes and the dense block partial is a rounded sum).
+ *
  * dz_kernel_run runs the block kernel over this rank's blocks (all, or a list: a mini-batch)
  * with OpenMP (each block by one thread, static schedule) and folds every block partial into
  * the thread's dz_acc; the thread accumulators are merged into accs[0] of the pass's kind

@@ -21,6 +21,14 @@
  * With reproducible = false the same accumulator keeps plain float64 sums (threads added in
  * thread order, then MPI_SUM on doubles) — faster, but the last bits vary with N × T.
  *
+ * Sparse (CSR) passes fold every value as it is made instead of a block partial per
+ * quantity (a block touches few of the d columns, so an O(d) fold per block would cost more
+ * than the block): dz_acc_add adds one value's two digits straight into the int64 digits,
+ * O(1) per stored value, and is exact in the same way, so the order of rows, blocks, threads
+ * and ranks is again irrelevant.  The caller may add at most one value per quantity per row
+ * and reports its rows (dz_acc_rows_added): digits are normalised every 2^20 rows, before an
+ * int64 digit could overflow (each add is < 2^41 in magnitude).
+ *
  * Two int64 flags travel in the same allreduce: [0] count of non-finite block partials,
  * [1] count of ranks that asked to stop (signals), so agreeing on them costs nothing.
  */
@@ -46,6 +54,7 @@ typedef struct dz_acc {
                            plain: n sums, then DZ_NFLAGS slots */
     int64_t flags[DZ_NFLAGS];
     int64_t folds;      /* folds since the last carry normalisation */
+    int64_t rows;       /* rows of dz_acc_add values since the last normalisation */
 } dz_acc;
 
 /* Allocate for n quantities. Returns 0 on success, -1 out of memory. Not collective. */
@@ -66,6 +75,25 @@ void dz_acc_zero(dz_acc *a);
 
 /* Add one block partial v[0..n). Non-finite values set flags[DZ_FLAG_NONFINITE]. */
 void dz_acc_fold(dz_acc *a, const double *v);
+
+/* Add one value v to quantity k (sparse passes, see above).  Not collective. */
+static inline void dz_acc_add(dz_acc *a, int64_t k, double v)
+{
+    if (!a->repro) {
+        a->sum[k] += v;
+        return;
+    }
+    const double x = v * a->to_fix[k], rnd = 6755399441055744.0 /* 1.5·2^52 */;
+    if (!(x <= 2199023255552.0 && x >= -2199023255552.0)) { /* |x| <= 2^41, or NaN */
+        a->flags[DZ_FLAG_NONFINITE]++;
+        return;
+    }
+    const double q0 = (x + rnd) - rnd, q1 = ((x - q0) * 1099511627776.0 + rnd) - rnd;
+    a->fix[k] += (int64_t)q0;
+    a->fix[a->n + k] += (int64_t)q1;
+}
+/* rows more rows of dz_acc_add values were added (normalises when due). Not collective. */
+void dz_acc_rows_added(dz_acc *a, int64_t rows);
 
 /* Move the double digits into the int64 digits (repro; a no-op when nothing was folded since
  * the last flush). Not collective. */

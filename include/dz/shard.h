@@ -15,7 +15,15 @@
  * computes the per-feature max |x| and an order-independent checksum; the results are
  * agreed/reduced over all ranks.
  *
- * Ownership: dz_shard owns x, y and maxabs; dz_shard_free(NULL) is safe.
+ * CSR features (an HDF5 group in the anndata/scipy layout: datasets data, indices, indptr;
+ * attributes shape = (m, d) and encoding-type = "csr_matrix") are read by shard_csr.c: the
+ * same blocks of B rows, but ranks own runs of whole blocks balanced by non-zeros (plus rows),
+ * not by rows; each rank reads the block boundaries of indptr, then its own slices of indptr,
+ * indices and data.  Nothing else differs for the callers: rows, row0, y, maxabs, checksum
+ * mean the same, and the kernels read s->rowptr/col/val instead of s->x.
+ *
+ * Ownership: dz_shard owns x (or rowptr, col, val), y and maxabs; dz_shard_free(NULL) is
+ * safe.
  */
 #ifndef DZ_SHARD_H
 #define DZ_SHARD_H
@@ -31,8 +39,16 @@ typedef struct dz_shard {
     int64_t d;           /* features per row (trailing dims flattened, row-major) */
     int64_t row0, rows;  /* this rank's first global row and row count (rows may be 0) */
     int64_t block_rows;  /* B: rows per reduction block (global blocks start at multiples of B) */
-    dz_dtype dtype;      /* in-memory feature type: DZ_DTYPE_U8, _F32 or _F64 */
-    void *x;             /* rows × d features, row-major, raw (not divided by scale) */
+    dz_dtype dtype;      /* in-memory feature type: DZ_DTYPE_U8, _F32 or _F64 (CSR: the
+                            values' type, _F32 or _F64) */
+    void *x;             /* dense: rows × d features, row-major, raw (not divided by scale);
+                            NULL for CSR */
+    /* CSR (sparse) features, when the file's features are a CSR group (shard_csr.c): */
+    int64_t *rowptr;     /* rows + 1 offsets into col and val, rowptr[0] = 0; NULL if dense */
+    int32_t *col;        /* nnz column numbers, strictly ascending within a row */
+    void *val;           /* nnz values (dtype), raw */
+    int64_t nnz;         /* this rank's stored values */
+    int64_t nnz_total;   /* all ranks' */
     double *y;           /* rows labels, each 0.0 or 1.0 (softmax: 0 … classes−1) */
     int64_t classes;     /* 0: binary labels; softmax: K >= 2 */
     double *maxabs;      /* d: global max |x_ij| over all rows, raw units */
@@ -41,6 +57,9 @@ typedef struct dz_shard {
     double read_s;       /* seconds in the collective read */
     double scan_s;       /* seconds validating/summarising */
 } dz_shard;
+
+/* True when s holds CSR features. */
+static inline int dz_shard_is_csr(const dz_shard *s) { return s->rowptr != NULL; }
 
 /* Largest d: the reduction's allreduce carries 2·(d + 2) + 2 int64 in one int-counted call. */
 #define DZ_MAX_FEATURES ((int64_t)1 << 28)
@@ -106,6 +125,8 @@ typedef struct dz_plan {
     int ylayout;          /* labels 0: (m,)  1: (m, 1)  2: (1, m) */
     dz_dtype mem;         /* in-memory feature type */
     char file_type[64];
+    int csr;              /* 1: the features are a CSR group (shard_csr.c) */
+    int64_t nnz;          /* CSR: stored values */
 } dz_plan;
 
 /* Check features x and labels y (shapes, types, overflow, m = 0, d = 0) and choose the
