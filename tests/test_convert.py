@@ -4,7 +4,10 @@ Checks: CSV and TSV equal numpy.loadtxt of the same file bit for bit (float64; f
 loadtxt's values rounded), feature names = the header minus the label column; LIBSVM equals
 sklearn.datasets.load_svmlight_file's dense matrix (d found by a first pass, or --features);
 an .npy pair round trips; chunked datasets, --compress (shuffle + deflate) reads back equal
-and smaller; bad rows exit 3 naming FILE:LINE and leave no output (an existing OUTPUT is kept
+and smaller; dzgen --sparse (m 2000, d 5000, 20 per row) writes the same CSR group
+(data, indices, indptr, y, w_true, b_true) on 1 and 3 ranks, with sorted unique indices, unit
+row norms, skewed column counts (top 1 % of columns > 10 % of nnz) and both classes, and
+--empty-frac / --dtype float64 / the uint8 refusal; bad rows exit 3 naming FILE:LINE and leave no output (an existing OUTPUT is kept
 as it was), usage errors exit 2; a CSV larger than the address-space limit (prlimit --as)
 converts (streaming), while reading it whole under that limit fails; and the README's path
 CSV -> dzconvert -> trainer train -> evaluate -> predict on the shipped breast-cancer data,
@@ -19,6 +22,7 @@ import sys
 
 import h5py
 import numpy as np
+import scipy.sparse as sp
 from sklearn.datasets import load_svmlight_file
 
 import dztest
@@ -169,6 +173,86 @@ with h5py.File(path("svmz.h5"), "r") as f, h5py.File(path("svm.h5"), "r") as g:
             np.array_equal(dx[...], g["train_set_x"][...]) and
             dx.id.get_storage_size() < g["train_set_x"].id.get_storage_size() / 2,
             "--compress 6: gzip 6 + shuffle, same values, under half the bytes: %s" % msg)
+
+# ---- dzgen --sparse: an RCV1-like CSR set, the same for any number of ranks -----------------
+DZGEN = os.path.join(os.path.dirname(CONVERT), "dzgen")
+
+
+def dzgen(n, threads, *args):
+    """build/dzgen on n ranks x threads in W; returns (exit code, stdout + stderr)."""
+    p = subprocess.run(["mpirun", "-n", str(n), "--oversubscribe", "--bind-to", "none",
+                        "-x", "OMP_NUM_THREADS", DZGEN] + list(args), cwd=W, capture_output=True,
+                       text=True, timeout=120, env=dict(os.environ, OMP_NUM_THREADS=str(threads)))
+    return p.returncode, p.stdout + p.stderr
+
+
+def read_csr(name, x="x"):
+    """(scipy CSR matrix, {dataset: array} of the group and y, the group's attributes)."""
+    with h5py.File(path(name), "r") as f:
+        g = f[x]
+        arrs = {k: g[k][...] for k in ("data", "indices", "indptr")}
+        arrs.update({k: f[k][...] for k in ("y", "w_true", "b_true")})
+        attrs = {k: g.attrs[k] for k in g.attrs}
+    X = sp.csr_matrix((arrs["data"], arrs["indices"], arrs["indptr"]), shape=tuple(attrs["shape"]))
+    return X, arrs, attrs
+
+
+def attr_text(v):
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+if c.check(os.access(DZGEN, os.X_OK), "dzgen built beside dzconvert: %s" % DZGEN):
+    gen = {}
+    for n, threads in [(1, 2), (3, 1)]:
+        rc, msg = dzgen(n, threads, "--out", "sparse%d.h5" % n, "--m", "2000", "--d", "5000",
+                        "--sparse", "20")
+        c.check(rc == 0 and '"nnz":' in msg, "dzgen --sparse 20 on %d ranks: exit %d %s" % (n, rc, msg))
+        gen[n] = read_csr("sparse%d.h5" % n) if rc == 0 else None
+    if gen[1] and gen[3]:
+        X, a1, at = gen[1]
+        a3 = gen[3][1]
+        c.check(all(a1[k].dtype == a3[k].dtype and a1[k].tobytes() == a3[k].tobytes() for k in a1),
+                "dzgen --sparse: data, indices, indptr, y, w_true, b_true equal on 1 and 3 ranks")
+        c.check(a1["data"].dtype == np.float32 and a1["indices"].dtype == np.int32 and
+                a1["indptr"].dtype == np.int64 and a1["y"].dtype == np.uint8 and
+                attr_text(at["encoding-type"]) == "csr_matrix" and
+                attr_text(at["encoding-version"]) == "0.1.0" and
+                at["shape"].dtype == np.int64 and list(at["shape"]) == [2000, 5000] and
+                a1["indptr"][0] == 0 and a1["indptr"][-1] == X.nnz == len(a1["data"]),
+                "dzgen --sparse: the CSR group's layout (float32 data, int32 indices, int64 "
+                "indptr, shape and encoding attributes): %s" % at)
+        nnz = X.nnz
+        Xd = X.copy()
+        Xd.sum_duplicates()
+        c.check(X.has_sorted_indices and Xd.nnz == nnz,
+                "dzgen --sparse: indices sorted and unique in every row")
+        lens = np.diff(X.indptr)
+        norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
+        c.check(lens.min() >= 1 and lens.max() <= 39 and abs(nnz / 2000 - 20) < 1 and
+                np.all(X.data > 0) and np.allclose(norms, 1, rtol=0, atol=1e-6),
+                "dzgen --sparse: rows of 1..39 values (mean %.2f), positive, unit norms (%.8f "
+                "... %.8f)" % (nnz / 2000, norms.min(), norms.max()))
+        counts = np.sort(np.bincount(X.indices, minlength=5000))[::-1]
+        c.check(counts[:50].sum() > 0.1 * nnz,
+                "dzgen --sparse: column counts are skewed (the top 1%% of columns hold %.1f%% "
+                "of nnz)" % (100 * counts[:50].sum() / nnz))
+        y = a1["y"]
+        p = 1 / (1 + np.exp(-(X @ a1["w_true"] + a1["b_true"])))
+        acc = np.mean((p > 0.5) == y)
+        c.check(0.2 < y.mean() < 0.8 and 0.6 < acc < 0.99 and 0 < np.mean(a1["w_true"] != 0) < 0.2,
+                "dzgen --sparse: both classes (%.3f positive), the sparse true model predicts "
+                "%.3f of them (learnable, not separable)" % (y.mean(), acc))
+    rc, msg = dzgen(2, 1, "--out", "sparse64.h5", "--m", "3000", "--d", "700", "--sparse", "5",
+                    "--dtype", "float64", "--empty-frac", "0.2")
+    X64, a64, _ = read_csr("sparse64.h5") if rc == 0 else (None, None, None)
+    empty = np.mean(np.diff(X64.indptr) == 0) if rc == 0 else -1
+    c.check(rc == 0 and a64["data"].dtype == np.float64 and 0.17 < empty < 0.23 and
+            X64.has_sorted_indices, "dzgen --sparse --dtype float64 --empty-frac 0.2: float64 "
+            "values, %.3f of the rows empty: exit %d %s" % (empty, rc, msg))
+    rc, msg = dzgen(1, 1, "--out", "sparse8.h5", "--m", "10", "--d", "10", "--sparse", "3",
+                    "--dtype", "uint8")
+    c.check(rc == 2 and "--sparse needs --dtype float32 or float64" in msg,
+            "dzgen --sparse --dtype uint8 is a usage error: exit %d %s" % (rc, msg))
 
 # ---- .npy pairs -----------------------------------------------------------------------------
 for xdt, ydt, extra in [("float32", "int64", []), ("uint8", "uint8", ["--type", "float32"]),
