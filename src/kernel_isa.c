@@ -657,6 +657,20 @@ DEFINE_PREDICT(double, f64)
  * (dz_acc_add, exact), so that a block costs O(its values), not O(d).  Evaluation and
  * predictions are as the dense ones, per row from the same z.  Shapes: rowptr (rows + 1),
  * col, val (nnz); W (K × d) row-major, the quantity of (k, j) is k·d + j. */
+/* dz_acc_add's fold of v into a slot's digits (a non-finite or out-of-bound value is counted
+ * in acc's flags, as there). */
+static inline void slot_add(dz_slot *sl, double v, dz_acc *acc)
+{
+    const double x = v * sl->scale, rnd = DZ_SHIFTER;
+    if (!(x <= 2199023255552.0 && x >= -2199023255552.0)) {
+        acc->flags[DZ_FLAG_NONFINITE]++;
+        return;
+    }
+    const double q0 = (x + rnd) - rnd, q1 = ((x - q0) * 1099511627776.0 + rnd) - rnd;
+    sl->d0.i += (int64_t)q0;
+    sl->d1 += (int64_t)q1;
+}
+
 #define DEFINE_CSR(T, SUF)                                                                   \
     static inline double cdot_##SUF(const int32_t *col, const T *val, int64_t n,             \
                                     const double *w)                                          \
@@ -669,6 +683,43 @@ DEFINE_PREDICT(double, f64)
         for (int l = 0; k < n; k++, l++)                                                     \
             c[l] = fma(w[col[k]], (double)val[k], c[l]);                                     \
         return (c[0] + c[1]) + (c[2] + c[3]);                                                \
+    }                                                                                        \
+    /* cdot over the slots' weights: the same operations in the same order */                \
+    static inline double sdot_##SUF(const int32_t *col, const T *val, int64_t n,             \
+                                    const dz_slot *sl)                                       \
+    {                                                                                        \
+        double c[4] = {0, 0, 0, 0};                                                          \
+        int64_t k = 0;                                                                       \
+        for (; k + 4 <= n; k += 4)                                                           \
+            for (int l = 0; l < 4; l++)                                                      \
+                c[l] = fma(sl[col[k + l]].w, (double)val[k + l], c[l]);                      \
+        for (int l = 0; k < n; k++, l++)                                                     \
+            c[l] = fma(sl[col[k]].w, (double)val[k], c[l]);                                  \
+        return (c[0] + c[1]) + (c[2] + c[3]);                                                \
+    }                                                                                        \
+    static void sgrad_slots_##SUF(const dz_shard *s, int64_t i0, int64_t n, dz_slot *sl,     \
+                                  int repro, double b, double scale, dz_acc *acc,            \
+                                  const double *hv, double *save)                            \
+    {                                                                                        \
+        const T *v = (const T *)s->val;                                                      \
+        const int64_t d = s->d, *rp = s->rowptr;                                             \
+        for (int64_t i = i0; i < i0 + n; i++) {                                              \
+            double loss = 0;                                                                 \
+            const int32_t *col = s->col + rp[i];                                             \
+            const T *val = v + rp[i];                                                        \
+            const int64_t nv = rp[i + 1] - rp[i];                                            \
+            const double c = row_coef(sdot_##SUF(col, val, nv, sl), i - i0, s->y + i0, b,    \
+                                      scale, hv, save, &loss);                               \
+            if (repro)                                                                       \
+                for (int64_t k = 0; k < nv; k++)                                             \
+                    slot_add(&sl[col[k]], c * (double)val[k], acc);                          \
+            else                                                                             \
+                for (int64_t k = 0; k < nv; k++)                                             \
+                    sl[col[k]].d0.f += c * (double)val[k];                                   \
+            dz_acc_add(acc, d, c);                                                           \
+            if (!hv)                                                                         \
+                dz_acc_add(acc, d + 1, loss);                                                \
+        }                                                                                    \
     }                                                                                        \
     /* z of the rows of one lane group (nr <= SM_RT), class-major: z[k·SM_RT + r] */         \
     static void clogits_##SUF(const dz_shard *s, int64_t i, int64_t nr, int64_t K,           \
@@ -792,6 +843,15 @@ static void csr_grad(const dz_shard *s, int64_t i0, int64_t n, int64_t K, const 
         cgrad_f64(s, i0, n, K, w, bv, scale, acc, hv, save, scr);
 }
 
+static void csr_grad_slots(const dz_shard *s, int64_t i0, int64_t n, dz_slot *slots, int repro,
+                           double b, double scale, dz_acc *acc, const double *hv, double *save)
+{
+    if (s->dtype == DZ_DTYPE_F32)
+        sgrad_slots_f32(s, i0, n, slots, repro, b, scale, acc, hv, save);
+    else
+        sgrad_slots_f64(s, i0, n, slots, repro, b, scale, acc, hv, save);
+}
+
 static void csr_eval(const dz_shard *s, int64_t i0, int64_t n, int64_t K, const double *w,
                      const double *bv, double scale, double *out, int conf, double *scr)
 {
@@ -859,4 +919,4 @@ static void block_spredict(const dz_shard *s, int64_t i0, int64_t n, int64_t K, 
 const dz_kernel_isa DZ_CAT(dz_isa_, DZ_ISA_ID) = {DZ_STR(DZ_ISA_ID), block_grad, block_eval,
                                                    logistic, block_sgrad, block_seval,
                                                    block_predict, block_spredict, csr_grad,
-                                                   csr_eval, csr_predict};
+                                                   csr_grad_slots, csr_eval, csr_predict};

@@ -5,6 +5,16 @@
 
 #include "dz/kernel.h"
 
+/* One column of a binary CSR pass, per thread: the weight (or direction), its fixed-point
+ * scale 2^(40−E_j) and its two digits (plain mode: the double sum in d0.f), side by side in
+ * 32 bytes, so that a stored value's gather (the dot product) and fold (the scatter) touch one
+ * cache line instead of four arrays of d (dz/kernel.h). */
+typedef struct dz_slot {
+    double w, scale;
+    union { int64_t i; double f; } d0;
+    int64_t d1;
+} dz_slot;
+
 struct dz_kernel_isa {
     const char *name; /* "generic", "avx2", "avx512" */
     /* gradient sums of rows [i0, i0+n) into out (d + 2); H·v when hvd (D per row from i0);
@@ -40,6 +50,10 @@ struct dz_kernel_isa {
     void (*csr_grad)(const dz_shard *s, int64_t i0, int64_t n, int64_t K, const double *w,
                      const double *bv, double scale, dz_acc *acc, const double *hv,
                      double *save, double *scr);
+    /* binary CSR gradient or H·v with the columns in slots (w and scale filled by the caller,
+     * digits accumulated; repro as the accumulator's); rows' c and loss go to acc */
+    void (*csr_grad_slots)(const dz_shard *s, int64_t i0, int64_t n, dz_slot *slots, int repro,
+                           double b, double scale, dz_acc *acc, const double *hv, double *save);
     /* as eval / seval (a block partial into out) */
     void (*csr_eval)(const dz_shard *s, int64_t i0, int64_t n, int64_t K, const double *w,
                      const double *bv, double scale, double *out, int conf, double *scr);
