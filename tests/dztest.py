@@ -96,6 +96,46 @@ def make_multiclass(path, m, d, K, dtype="float32", ydtype="int32", seed=0, ysha
     return X, y
 
 
+def make_csr(path, X, y, xname="x", yname="y", data_dtype="float64", idx_dtype="int32",
+             ptr_dtype="int64", attrs=True, mode="w"):
+    """Write features X as an HDF5 group `xname` in the anndata/scipy CSR layout (datasets
+    data, indices, indptr; attributes shape = (m, d), encoding-type = "csr_matrix",
+    encoding-version = "0.1.0"; attrs=False leaves the attributes out) and labels y (None: no
+    labels) as the 1-D dataset `yname`.  X is dense (its zeros are not stored) or anything
+    with scipy's CSR fields (data, indices, indptr, shape), written as it is: explicit zeros,
+    unsorted or duplicate indices stay.  mode "a" adds to an existing file.  Returns the
+    dense float64 matrix of the stored values (after the cast to data_dtype; None when the
+    layout is malformed) and y."""
+    if hasattr(X, "indptr"):
+        m, d = X.shape
+        data, indices, indptr = np.asarray(X.data), np.asarray(X.indices), np.asarray(X.indptr)
+    else:
+        X = np.asarray(X)
+        m, d = X.shape
+        rows, cols = np.nonzero(X)  # row-major order: columns ascending within a row
+        data, indices = X[rows, cols], cols
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=m))])
+    data = data.astype(data_dtype)
+    dense = None  # (None for a malformed layout)
+    if len(indptr) == m + 1 and indptr[0] == 0 and np.all(np.diff(indptr) >= 0) and \
+            indptr[-1] == len(data) == len(indices) and np.all((indices >= 0) & (indices < d)):
+        dense = np.zeros((m, d))
+        np.add.at(dense, (np.repeat(np.arange(m), np.diff(indptr)), indices.astype(np.int64)),
+                  data.astype(np.float64))
+    with h5py.File(path, mode) as f:
+        g = f.create_group(xname)
+        g.create_dataset("data", data=data)
+        g.create_dataset("indices", data=indices.astype(idx_dtype))
+        g.create_dataset("indptr", data=indptr.astype(ptr_dtype))
+        if attrs:
+            g.attrs["shape"] = np.array([m, d], dtype=np.int64)
+            g.attrs["encoding-type"] = "csr_matrix"
+            g.attrs["encoding-version"] = "0.1.0"
+        if y is not None:
+            f.create_dataset(yname, data=y)
+    return dense, y
+
+
 def read_model(path):
     """(w, b, attrs); softmax models: (W (K, d), b (K,), attrs)."""
     with h5py.File(path, "r") as f:
@@ -150,6 +190,23 @@ def result_digest(model_path, metrics_path):
     h.update(np.array([r[1] for r in rows], dtype="<f8").tobytes())
     h.update(np.array([r[0] for r in rows], dtype="<i8").tobytes())
     return h.hexdigest()
+
+
+def rel(a, b):
+    """max |a − b| / max |b| (arrays of the same shape; inf when the shapes differ)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if a.shape != b.shape:
+        return np.inf
+    den = max(np.max(np.abs(b)) if b.size else 0.0, 1e-300)
+    return float(np.max(np.abs(a - b))) / den if a.size else 0.0
+
+
+def relew(a, b):
+    """max over elements of |a − b| / |b| (inf when the shapes differ)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if a.shape != b.shape:
+        return np.inf
+    return float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-300))) if a.size else 0.0
 
 
 class Checker:
