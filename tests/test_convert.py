@@ -3,12 +3,16 @@
 Checks: CSV and TSV equal numpy.loadtxt of the same file bit for bit (float64; float32 equals
 loadtxt's values rounded), feature names = the header minus the label column; LIBSVM equals
 sklearn.datasets.load_svmlight_file's dense matrix (d found by a first pass, or --features);
-an .npy pair round trips; chunked datasets, --compress (shuffle + deflate) reads back equal
-and smaller; dzgen --sparse (m 2000, d 5000, 20 per row) writes the same CSR group
-(data, indices, indptr, y, w_true, b_true) on 1 and 3 ranks, with sorted unique indices, unit
-row norms, skewed column counts (top 1 % of columns > 10 % of nnz) and both classes, and
---empty-frac / --dtype float64 / the uint8 refusal; bad rows exit 3 naming FILE:LINE and leave no output (an existing OUTPUT is kept
-as it was), usage errors exit 2; a CSV larger than the address-space limit (prlimit --as)
+LIBSVM --sparse writes the CSR group (data, int32 indices, int64 indptr, shape and encoding
+attributes) equal to the dense conversion and to load_svmlight_file's arrays, sorts a line's
+pairs given in any order, refuses an index twice in a line, and converts an index of 3e6
+under an address-space limit the dense path fails under; an .npy pair round trips; chunked
+datasets, --compress (shuffle + deflate) reads back equal and smaller; dzgen --sparse (m 2000,
+d 5000, 20 per row) writes the same CSR group (data, indices, indptr, y, w_true, b_true) on 1
+and 3 ranks, with sorted unique indices, unit row norms, skewed column counts (top 1 % of
+columns > 10 % of nnz) and both classes, and --empty-frac / --dtype float64 / the uint8
+refusal; bad rows exit 3 naming FILE:LINE and leave no output (an existing OUTPUT is kept as
+it was), usage errors exit 2; a CSV larger than the address-space limit (prlimit --as)
 converts (streaming), while reading it whole under that limit fails; and the README's path
 CSV -> dzconvert -> trainer train -> evaluate -> predict on the shipped breast-cancer data,
 which gives the example's own model bit for bit.
@@ -164,6 +168,70 @@ rc, msg = convert("--pm1", "--label", "a", "x.csv", "o.h5")
 c.check(rc == 2 and "--pm1 applies to LIBSVM input only" in msg, "--pm1 with CSV: exit %d %s"
         % (rc, msg))
 
+# ---- LIBSVM --sparse: the CSR group (anndata's layout) -------------------------------------
+
+
+def read_csr(name, x="train_set_x", y="train_set_y", extra=()):
+    """(scipy CSR matrix, {dataset: array} of the group, y and extra, the group's attributes)."""
+    with h5py.File(path(name), "r") as f:
+        g = f[x]
+        arrs = {k: g[k][...] for k in ("data", "indices", "indptr")}
+        arrs.update({k: f[k][...] for k in (y,) + tuple(extra)})
+        attrs = {k: g.attrs[k] for k in g.attrs}
+    X = sp.csr_matrix((arrs["data"], arrs["indices"], arrs["indptr"]), shape=tuple(attrs["shape"]))
+    return X, arrs, attrs
+
+
+def attr_text(v):
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+def csr_layout_ok(a, at, shape, dtype):
+    return (a["data"].dtype == dtype and a["indices"].dtype == np.int32 and
+            a["indptr"].dtype == np.int64 and attr_text(at["encoding-type"]) == "csr_matrix" and
+            attr_text(at["encoding-version"]) == "0.1.0" and at["shape"].dtype == np.int64 and
+            tuple(at["shape"]) == shape and a["indptr"][0] == 0 and
+            a["indptr"][-1] == len(a["data"]) == len(a["indices"]))
+
+
+# data.svm (explicit zeros "-0", empty rows, qid, comments) against its dense conversion and
+# load_svmlight_file's CSR arrays; shuffled.svm holds the same lines with each line's pairs
+# in random order (which the dense path and sklearn refuse): --sparse sorts them.
+with open(path("data.svm")) as f, open(path("shuffled.svm"), "w") as g:
+    for line in f.read().splitlines():
+        body, hash_, comment = line.partition("#")
+        toks = body.split()
+        head = toks[:2] if len(toks) > 1 and toks[1].startswith("qid:") else toks[:1]
+        pairs = toks[len(head):]
+        g.write(" ".join(head + [pairs[i] for i in RNG.permutation(len(pairs))]) +
+                (" " + hash_ + comment if hash_ else "") + "\n")
+Xs, ys = load_svmlight_file(path("data.svm"), zero_based=False)
+rc, msg = convert("--sparse", "data.svm", "svmcsr.h5")
+X, a, at = read_csr("svmcsr.h5", extra=("feature_names",)) if rc == 0 else (None, None, None)
+dense, _, _ = read("svm.h5")
+c.check(rc == 0 and csr_layout_ok(a, at, dense.shape, np.float64) and
+        X.toarray().tobytes() == dense.tobytes() and a["train_set_y"].tobytes() == ys.tobytes() and
+        [s.decode() for s in a["feature_names"]] == [str(j) for j in range(1, 41)],
+        "libsvm --sparse: the CSR group (float64 data, int32 indices, int64 indptr, shape, "
+        "encoding attributes) equals the dense conversion, labels and names too: %s" % msg)
+c.check(rc == 0 and np.array_equal(a["indptr"], Xs.indptr) and
+        np.array_equal(a["indices"], Xs.indices) and a["data"].tobytes() == Xs.data.tobytes(),
+        "libsvm --sparse: indptr, indices and data equal load_svmlight_file's (explicit zeros "
+        "kept): nnz %s vs %d" % (None if X is None else X.nnz, Xs.nnz))
+rc, msg = convert("--sparse", "shuffled.svm", "shufcsr.h5")
+X2, a2, _ = read_csr("shufcsr.h5") if rc == 0 else (None, None, None)
+c.check(rc == 0 and a is not None and X2.has_sorted_indices and
+        all(a2[k].tobytes() == a[k].tobytes() for k in a2),
+        "libsvm --sparse: a line's pairs in any order are sorted: the same arrays: %s" % msg)
+rc, msg = convert("--sparse", "--type", "float32", "--features", "45", "pm.svm", "pmcsr32.h5")
+X3, a3, at3 = read_csr("pmcsr32.h5") if rc == 0 else (None, None, None)
+Xp, yp = load_svmlight_file(path("pm.svm"), zero_based=False, n_features=45)
+c.check(rc == 0 and csr_layout_ok(a3, at3, (60, 45), np.float32) and
+        a3["data"].tobytes() == Xp.data.astype(np.float32).tobytes() and
+        np.array_equal(a3["indices"], Xp.indices) and np.array_equal(a3["indptr"], Xp.indptr) and
+        a3["train_set_y"].tobytes() == yp.tobytes() and "CSR with %d values" % Xp.nnz in msg,
+        "libsvm --sparse --type float32 --features 45: float32 values, shape (60, 45): %s" % msg)
+
 # compression: the mostly-zero dense LIBSVM matrix, deflate 6 with shuffle
 rc, msg = convert("data.svm", "svmz.h5", "--compress", "6")
 with h5py.File(path("svmz.h5"), "r") as f, h5py.File(path("svm.h5"), "r") as g:
@@ -179,26 +247,13 @@ DZGEN = os.path.join(os.path.dirname(CONVERT), "dzgen")
 
 
 def dzgen(n, threads, *args):
-    """build/dzgen on n ranks x threads in W; returns (exit code, stdout + stderr)."""
-    p = subprocess.run(["mpirun", "-n", str(n), "--oversubscribe", "--bind-to", "none",
-                        "-x", "OMP_NUM_THREADS", DZGEN] + list(args), cwd=W, capture_output=True,
-                       text=True, timeout=120, env=dict(os.environ, OMP_NUM_THREADS=str(threads)))
+    """build/dzgen on n ranks x threads in W (n = 0: one rank without mpirun, which is
+    seconds faster to fail); returns (exit code, stdout + stderr)."""
+    mpi = ["mpirun", "-n", str(n), "--oversubscribe", "--bind-to", "none", "-x",
+           "OMP_NUM_THREADS"] if n else []
+    p = subprocess.run(mpi + [DZGEN] + list(args), cwd=W, capture_output=True, text=True,
+                       timeout=120, env=dict(os.environ, OMP_NUM_THREADS=str(threads)))
     return p.returncode, p.stdout + p.stderr
-
-
-def read_csr(name, x="x"):
-    """(scipy CSR matrix, {dataset: array} of the group and y, the group's attributes)."""
-    with h5py.File(path(name), "r") as f:
-        g = f[x]
-        arrs = {k: g[k][...] for k in ("data", "indices", "indptr")}
-        arrs.update({k: f[k][...] for k in ("y", "w_true", "b_true")})
-        attrs = {k: g.attrs[k] for k in g.attrs}
-    X = sp.csr_matrix((arrs["data"], arrs["indices"], arrs["indptr"]), shape=tuple(attrs["shape"]))
-    return X, arrs, attrs
-
-
-def attr_text(v):
-    return v.decode() if isinstance(v, bytes) else str(v)
 
 
 if c.check(os.access(DZGEN, os.X_OK), "dzgen built beside dzconvert: %s" % DZGEN):
@@ -207,18 +262,13 @@ if c.check(os.access(DZGEN, os.X_OK), "dzgen built beside dzconvert: %s" % DZGEN
         rc, msg = dzgen(n, threads, "--out", "sparse%d.h5" % n, "--m", "2000", "--d", "5000",
                         "--sparse", "20")
         c.check(rc == 0 and '"nnz":' in msg, "dzgen --sparse 20 on %d ranks: exit %d %s" % (n, rc, msg))
-        gen[n] = read_csr("sparse%d.h5" % n) if rc == 0 else None
+        gen[n] = read_csr("sparse%d.h5" % n, "x", "y", ("w_true", "b_true")) if rc == 0 else None
     if gen[1] and gen[3]:
         X, a1, at = gen[1]
         a3 = gen[3][1]
         c.check(all(a1[k].dtype == a3[k].dtype and a1[k].tobytes() == a3[k].tobytes() for k in a1),
                 "dzgen --sparse: data, indices, indptr, y, w_true, b_true equal on 1 and 3 ranks")
-        c.check(a1["data"].dtype == np.float32 and a1["indices"].dtype == np.int32 and
-                a1["indptr"].dtype == np.int64 and a1["y"].dtype == np.uint8 and
-                attr_text(at["encoding-type"]) == "csr_matrix" and
-                attr_text(at["encoding-version"]) == "0.1.0" and
-                at["shape"].dtype == np.int64 and list(at["shape"]) == [2000, 5000] and
-                a1["indptr"][0] == 0 and a1["indptr"][-1] == X.nnz == len(a1["data"]),
+        c.check(csr_layout_ok(a1, at, (2000, 5000), np.float32) and a1["y"].dtype == np.uint8,
                 "dzgen --sparse: the CSR group's layout (float32 data, int32 indices, int64 "
                 "indptr, shape and encoding attributes): %s" % at)
         nnz = X.nnz
@@ -242,14 +292,14 @@ if c.check(os.access(DZGEN, os.X_OK), "dzgen built beside dzconvert: %s" % DZGEN
         c.check(0.2 < y.mean() < 0.8 and 0.6 < acc < 0.99 and 0 < np.mean(a1["w_true"] != 0) < 0.2,
                 "dzgen --sparse: both classes (%.3f positive), the sparse true model predicts "
                 "%.3f of them (learnable, not separable)" % (y.mean(), acc))
-    rc, msg = dzgen(2, 1, "--out", "sparse64.h5", "--m", "3000", "--d", "700", "--sparse", "5",
+    rc, msg = dzgen(2, 1, "--out", "sparse64.h5", "--m", "3001", "--d", "700", "--sparse", "5",
                     "--dtype", "float64", "--empty-frac", "0.2")
-    X64, a64, _ = read_csr("sparse64.h5") if rc == 0 else (None, None, None)
+    X64, a64, _ = read_csr("sparse64.h5", "x", "y") if rc == 0 else (None, None, None)
     empty = np.mean(np.diff(X64.indptr) == 0) if rc == 0 else -1
     c.check(rc == 0 and a64["data"].dtype == np.float64 and 0.17 < empty < 0.23 and
             X64.has_sorted_indices, "dzgen --sparse --dtype float64 --empty-frac 0.2: float64 "
             "values, %.3f of the rows empty: exit %d %s" % (empty, rc, msg))
-    rc, msg = dzgen(1, 1, "--out", "sparse8.h5", "--m", "10", "--d", "10", "--sparse", "3",
+    rc, msg = dzgen(0, 1, "--out", "sparse8.h5", "--m", "10", "--d", "10", "--sparse", "3",
                     "--dtype", "uint8")
     c.check(rc == 2 and "--sparse needs --dtype float32 or float64" in msg,
             "dzgen --sparse --dtype uint8 is a usage error: exit %d %s" % (rc, msg))
@@ -290,6 +340,13 @@ BAD = [
     ("zero.svm", "1 1:2\n\n0 0:1\n", [], r"zero\.svm:3: index 0 out of range \(indices are 1-based\)"),
     ("order.svm", "1 3:2 2:1\n", [], r"order\.svm:1: index 2 after 3: indices must increase"),
     ("label.svm", "1 1:2\nyes 2:1\n", [], r"label\.svm:2: label 'yes' is not a number"),
+    ("dup.svm", "1 1:2 3:4\n0 3:1 2:2 3:5\n", ["--sparse"],
+     r"dup\.svm:2: index 3 appears twice in the line"),
+    ("int32.svm", "1 1:2\n0 2147483648:1\n", ["--sparse"],
+     r"int32\.svm:2: index 2147483648 out of range 1 \.\.\. 2147483647"),
+    ("nofeat.svm", "1\n0 # none\n", ["--sparse"], r"nofeat\.svm: no feature index in any row \(2 rows\)"),
+    ("rangecsr.svm", "1 1:2\n0 5:1\n", ["--sparse", "--features", "4"],
+     r"rangecsr\.svm:2: index 5 out of range 1 \.\.\. 4 \(--features\)"),
 ]
 for name, body, args, frag in BAD:
     with open(path(name), "w") as f:
@@ -313,6 +370,7 @@ for args, code, frag in [
         (["ragged.csv", "o.h5"], 2, r"CSV/TSV input needs --label NAME"),
         (["data.dat", "o.h5"], 2, r"cannot tell the format of 'data\.dat'"),
         (["data.svm", "--label", "y", "o.h5"], 2, r"--label and --delim apply to CSV/TSV input only"),
+        (["--sparse", "ragged.csv", "--label", "y", "o.h5"], 2, r"--sparse applies to LIBSVM input only"),
         (["--bogus", "data.svm", "o.h5"], 2, r"--bogus: unknown option"),
         (["data.svm", "o.h5", "--compress", "12"], 2, r"--compress '12': expected an integer in 0"),
         (["data.svm"], 2, r"expected INPUT and OUTPUT\.h5"),
@@ -358,6 +416,23 @@ if c.check(rc == 0, "big.csv under the limit: exit %d: %s" % (rc, msg)):
             ok = ok and x[r0:r0 + n].tobytes() == np.tile(ref[:, :20], (n // 2000, 1)).tobytes()
             ok = ok and y[r0:r0 + n].tobytes() == np.tile(ref[:, 20], n // 2000).tobytes()
         c.check(ok, "big.h5: %s rows, all equal to loadtxt of the repeated block" % (x.shape,))
+
+# LIBSVM --sparse holds neither a dense row nor the d names: an index of 3,000,000 (dense: a
+# 24 MB row buffer and 3e6 name strings) converts under the same limit; the dense path fails.
+with open(path("wide.svm"), "w") as f:
+    for i in range(1000):
+        f.write("%d %d:1.5 %d:2\n" % (i % 2, 1 + i, 3000000 - i))
+if not asan:
+    rc, msg = convert("wide.svm", "wide_dense.h5", limit=LIMIT)
+    c.check(rc != 0, "control: the dense conversion of wide.svm fails under --as=%d: exit %d %s"
+            % (LIMIT, rc, msg))
+rc, msg = convert("--sparse", "wide.svm", "wide.h5", limit=None if asan else LIMIT)
+if c.check(rc == 0, "wide.svm --sparse under the limit: exit %d: %s" % (rc, msg)):
+    Xw, _, _ = read_csr("wide.h5")
+    with h5py.File(path("wide.h5"), "r") as f:
+        last = f["feature_names"][-1]
+    c.check(Xw.shape == (1000, 3000000) and Xw.nnz == 2000 and Xw[999, 2999000] == 2 and
+            last == b"3000000", "wide.h5: shape %s, nnz %d, last name %s" % (Xw.shape, Xw.nnz, last))
 
 # ---- the README's path: CSV -> convert -> train -> evaluate -> predict ------------------------
 # The shipped breast-cancer split written as CSV (float32 values at 9 digits, label first,

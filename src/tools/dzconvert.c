@@ -3,7 +3,7 @@
  * reads (README "Converting data").
  *
  *   dzconvert [options] INPUT.csv|INPUT.tsv --label NAME OUTPUT.h5
- *   dzconvert [options] INPUT.svm [--features D] OUTPUT.h5
+ *   dzconvert [options] INPUT.svm [--features D] [--sparse] OUTPUT.h5
  *   dzconvert [options] --x X.npy --y Y.npy OUTPUT.h5
  *
  * Contract:
@@ -15,9 +15,18 @@
  *    Root attributes: converter, source, source_format (and label_column for CSV).
  *    Both data sets are chunked (about 1 MiB per features chunk); --compress N adds the
  *    shuffle filter and deflate level N.
+ *  - LIBSVM --sparse: the features as a CSR group --x-name (anndata's and scipy's layout):
+ *    data (nnz,) float64 (--type float32: float32) in line order, indices (nnz,) int32
+ *    0-based columns (LIBSVM index - 1), indptr (m+1,) int64, group attributes shape = int64
+ *    [m, d], encoding-type "csr_matrix", encoding-version "0.1.0"; labels and names as above.
+ *    An explicit "j:0" is kept as a stored value.  A line's indices may come in any order
+ *    (sorted on output); one twice is a bad row (without --sparse they must increase).
  *  - Streams: rows are read one block at a time (one chunk's rows), the datasets are extended
  *    and the block written as one hyperslab.  Memory is O(block x d + longest line + d names),
- *    never O(m).  LIBSVM without --features reads the input twice (pass 1 finds d).
+ *    never O(m).  LIBSVM without --features reads the input twice (pass 1 finds d); --sparse
+ *    reads it once (d known at the end) and holds one chunk of each CSR array, of the labels
+ *    and of the names "1" ... "d" (about 1 MiB each), never a dense row nor the d names:
+ *    memory O(chunk + longest line).
  *  - Values: every value must be a finite number (and fit float32 under --type float32);
  *    text is parsed by strtod in the C locale (correctly rounded).
  *  - Atomic: the file is written as "<OUTPUT>.tmp.<pid>" and renamed over OUTPUT at the
@@ -61,6 +70,7 @@ typedef struct opts {
     int64_t features;   /* LIBSVM d; 0 = found by a first pass */
     int f32, compress, quiet;
     int pm1;            /* LIBSVM: labels -1/+1 become 0/1 */
+    int sparse;         /* LIBSVM: the features as a CSR group */
 } opts;
 
 /* The output file while it is written: rows are buffered a block at a time. */
@@ -235,8 +245,50 @@ static int writer_next(writer *w, dz_err *e)
     return ++w->rows == w->block ? writer_flush(w, e) : DZ_OK;
 }
 
-/* names: d strings, written as a dataset of fixed-length null-padded strings (as the shipped
- * example data's feature_names), ASCII, or UTF-8 when a name has a non-ASCII byte. */
+/* Fills names [j0, j0 + n) into buf (n strings of len bytes, zeroed). */
+typedef void (*names_fill)(const void *ctx, int64_t j0, int64_t n, size_t len, char *buf);
+
+/* A names dataset (d,) of fixed-length null-padded strings of len bytes (as the shipped
+ * example data's feature_names), ASCII or UTF-8, filled about 1 MiB at a time by fill. */
+static int names_dataset(hid_t f, const char *name, int64_t d, size_t len, int utf8,
+                         names_fill fill, const void *ctx, dz_err *e)
+{
+    int64_t block = CHUNK_BYTES / (int64_t)len;
+    block = block < 1 ? 1 : block > d ? d : block;
+    char *buf = xalloc((size_t)block, len, e);
+    if (!buf)
+        return e->code;
+    hsize_t dims[1] = {(hsize_t)d};
+    hid_t t = H5Tcopy(H5T_C_S1), sp = H5Screate_simple(1, dims, NULL), ds = -1;
+    herr_t rc = -1;
+    if (t >= 0 && sp >= 0 && H5Tset_size(t, len) >= 0 && H5Tset_strpad(t, H5T_STR_NULLPAD) >= 0 &&
+        H5Tset_cset(t, utf8 ? H5T_CSET_UTF8 : H5T_CSET_ASCII) >= 0 &&
+        (ds = H5Dcreate2(f, name, t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) >= 0)
+        rc = 0;
+    for (int64_t j0 = 0; rc >= 0 && j0 < d; j0 += block) {
+        hsize_t start = (hsize_t)j0, n = (hsize_t)(d - j0 < block ? d - j0 : block);
+        memset(buf, 0, (size_t)n * len);
+        fill(ctx, j0, (int64_t)n, len, buf);
+        hid_t ms = H5Screate_simple(1, &n, NULL);
+        rc = ms < 0 || H5Sselect_hyperslab(sp, H5S_SELECT_SET, &start, NULL, &n, NULL) < 0
+                 ? -1 : H5Dwrite(ds, t, ms, sp, H5P_DEFAULT, buf);
+        if (ms >= 0) H5Sclose(ms);
+    }
+    if (ds >= 0) H5Dclose(ds);
+    if (sp >= 0) H5Sclose(sp);
+    if (t >= 0) H5Tclose(t);
+    free(buf);
+    return rc < 0 ? dz_fail(e, DZ_EOUTPUT, "cannot write the feature names '%s'", name) : DZ_OK;
+}
+
+static void fill_copy(const void *ctx, int64_t j0, int64_t n, size_t len, char *buf)
+{
+    char *const *names = ctx;
+    for (int64_t j = 0; j < n; j++)
+        memcpy(buf + (size_t)j * len, names[j0 + j], strlen(names[j0 + j]));
+}
+
+/* names: d strings, ASCII, or UTF-8 when a name has a non-ASCII byte. */
 static int write_names(hid_t f, const char *name, char *const *names, int64_t d, dz_err *e)
 {
     size_t len = 1, utf8 = 0;
@@ -246,23 +298,26 @@ static int write_names(hid_t f, const char *name, char *const *names, int64_t d,
         for (size_t k = 0; k < n; k++)
             utf8 |= (unsigned char)names[j][k] >= 0x80;
     }
-    char *buf = xalloc((size_t)d, len, e);
-    if (!buf)
-        return e->code;
-    for (int64_t j = 0; j < d; j++)
-        memcpy(buf + (size_t)j * len, names[j], strlen(names[j]));
-    hsize_t dims[1] = {(hsize_t)d};
-    hid_t t = H5Tcopy(H5T_C_S1), sp = H5Screate_simple(1, dims, NULL), ds = -1;
-    herr_t rc = -1;
-    if (t >= 0 && sp >= 0 && H5Tset_size(t, len) >= 0 && H5Tset_strpad(t, H5T_STR_NULLPAD) >= 0 &&
-        H5Tset_cset(t, utf8 ? H5T_CSET_UTF8 : H5T_CSET_ASCII) >= 0 &&
-        (ds = H5Dcreate2(f, name, t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) >= 0)
-        rc = H5Dwrite(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
-    if (ds >= 0) H5Dclose(ds);
-    if (sp >= 0) H5Sclose(sp);
-    if (t >= 0) H5Tclose(t);
-    free(buf);
-    return rc < 0 ? dz_fail(e, DZ_EOUTPUT, "cannot write the feature names '%s'", name) : DZ_OK;
+    return names_dataset(f, name, d, len, (int)utf8, fill_copy, names, e);
+}
+
+static void fill_numbers(const void *ctx, int64_t j0, int64_t n, size_t len, char *buf)
+{
+    const int64_t first = *(const int64_t *)ctx;
+    for (int64_t j = 0; j < n; j++) {
+        char s[32];
+        int k = snprintf(s, sizeof s, "%lld", (long long)(first + j0 + j));
+        memcpy(buf + (size_t)j * len, s, (size_t)k);
+    }
+}
+
+/* The names "first", "first + 1", ... of d columns, as number_names + write_names write them
+ * but without the d strings in memory (a LIBSVM --sparse d may be millions). */
+static int write_number_names(hid_t f, const char *name, int64_t d, int64_t first, dz_err *e)
+{
+    char s[32];
+    size_t len = (size_t)snprintf(s, sizeof s, "%lld", (long long)(first + d - 1));
+    return names_dataset(f, name, d, len, 0, fill_numbers, &first, e);
 }
 
 /* Start the temporary output file for d features; writes the names now.  m_hint (0 =
@@ -306,17 +361,24 @@ static void writer_abort(writer *w)
     writer_free(w);
 }
 
+/* The root's provenance attributes; nonzero if one failed. */
+static int provenance(hid_t f, const opts *o, const char *source, const char *label)
+{
+    int bad = dz_h5_attr_str(f, "converter", "dzconvert") < 0;
+    bad |= dz_h5_attr_str(f, "source", source) < 0;
+    bad |= dz_h5_attr_str(f, "source_format", FMT_NAME[o->fmt]) < 0;
+    if (label)
+        bad |= dz_h5_attr_str(f, "label_column", label) < 0;
+    return bad;
+}
+
 /* Flush, write the provenance attributes, close and rename to OUTPUT. */
 static int writer_end(writer *w, const char *source, const char *label, dz_err *e)
 {
     DZ_TRY(writer_flush(w, e));
     if (w->m == 0)
         return dz_fail(e, DZ_EDATA, "%s: no data rows", source);
-    int bad = dz_h5_attr_str(w->f, "converter", "dzconvert") < 0;
-    bad |= dz_h5_attr_str(w->f, "source", source) < 0;
-    bad |= dz_h5_attr_str(w->f, "source_format", FMT_NAME[w->o->fmt]) < 0;
-    if (label)
-        bad |= dz_h5_attr_str(w->f, "label_column", label) < 0;
+    int bad = provenance(w->f, w->o, source, label);
     bad |= H5Dclose(w->dx) < 0;
     bad |= H5Dclose(w->dy) < 0;
     w->dx = w->dy = -1;
@@ -326,13 +388,17 @@ static int writer_end(writer *w, const char *source, const char *label, dz_err *
     return dz_h5_commit(f, bad, w->tmp, w->o->out, "output file", e);
 }
 
-static void summary(const writer *w, const char *source)
+/* The summary line; nnz < 0: dense features. */
+static void summary(const opts *o, int64_t m, int64_t d, int64_t nnz, const char *source)
 {
-    if (!w->o->quiet)
-        printf("dzconvert: %s: %lld rows x %lld features (%s) in '%s', labels in '%s', "
-               "names in '%s' (from %s %s)\n", w->o->out, (long long)w->m, (long long)w->d,
-               w->o->f32 ? "float32" : "float64", w->o->xname, w->o->yname, w->o->namesname,
-               FMT_NAME[w->o->fmt], source);
+    char csr[64] = "";
+    if (nnz >= 0)
+        snprintf(csr, sizeof csr, ", CSR with %lld values", (long long)nnz);
+    if (!o->quiet)
+        printf("dzconvert: %s: %lld rows x %lld features (%s%s) in '%s', labels in '%s', "
+               "names in '%s' (from %s %s)\n", o->out, (long long)m, (long long)d,
+               o->f32 ? "float32" : "float64", csr, o->xname, o->yname, o->namesname,
+               FMT_NAME[o->fmt], source);
 }
 
 /* ---- CSV / TSV ---------------------------------------------------------------------------- */
@@ -493,7 +559,7 @@ static int convert_csv(const opts *o, dz_err *e)
     if (rc == DZ_OK) rc = writer_begin(&w, o, c.ncol - 1, c.names, 0, e);
     if (rc == DZ_OK) rc = csv_rows(&c, o, &w, e);
     if (rc == DZ_OK) rc = writer_end(&w, o->in, o->label, e);
-    if (rc == DZ_OK) summary(&w, o->in);
+    if (rc == DZ_OK) summary(o, w.m, w.d, -1, o->in);
     else writer_abort(&w);
     csv_free(&c);
     return rc;
@@ -501,11 +567,29 @@ static int convert_csv(const opts *o, dz_err *e)
 
 /* ---- LIBSVM / svmlight -------------------------------------------------------------------- */
 
-/* One line "label [qid:N] idx:val ..." (comment after '#' allowed), indices 1-based and
- * increasing.  d > 0: the values go to row (zeroed by the caller), indices > d are
- * refused; d == 0 (pass 1): only checked, *maxidx raised to the largest index. */
+/* One line's index:value pairs (1-based indices, ascending once svm_line returns). */
+typedef struct svm_ent {
+    int64_t idx;
+    double v;
+} svm_ent;
+
+typedef struct svm_row {
+    svm_ent *ent;
+    size_t n, cap;
+} svm_row;
+
+static int ent_cmp(const void *a, const void *b)
+{
+    int64_t x = ((const svm_ent *)a)->idx, y = ((const svm_ent *)b)->idx;
+    return (x > y) - (x < y);
+}
+
+/* One line "label [qid:N] idx:val ..." (comment after '#' allowed), indices 1-based: the
+ * label into *label, the pairs into r, *maxidx raised to the largest index.  Indices > d
+ * (d > 0) are refused; they must increase, except with --sparse, where a line's indices may
+ * come in any order (sorted here) but none twice. */
 static int svm_line(char *line, const char *path, int64_t lineno, const opts *o, int64_t d,
-                    double *row, double *label, int64_t *maxidx, dz_err *e)
+                    svm_row *r, double *label, int64_t *maxidx, dz_err *e)
 {
     char *save = NULL, *tok = strtok_r(line, " \t", &save);
     const char *why = tok ? parse_num(tok, 0, label) : "is missing";
@@ -519,6 +603,8 @@ static int svm_line(char *line, const char *path, int64_t lineno, const opts *o,
         *label = *label > 0;
     }
     int64_t prev = 0;
+    int sorted = 1;
+    r->n = 0;
     for (int first = 1; (tok = strtok_r(NULL, " \t", &save)); first = 0) {
         if (first && !strncmp(tok, "qid:", 4))
             continue;
@@ -531,35 +617,54 @@ static int svm_line(char *line, const char *path, int64_t lineno, const opts *o,
         if (idx < 1)
             return dz_fail(e, DZ_EDATA, "%s:%lld: index %lld out of range (indices are "
                            "1-based)", path, (long long)lineno, idx);
-        if (d > 0 && idx > d)
+        if ((d > 0 && idx > d) || idx > INT32_MAX)
             return dz_fail(e, DZ_EDATA, "%s:%lld: index %lld out of range 1 ... %lld%s", path,
-                           (long long)lineno, idx, (long long)d,
+                           (long long)lineno, idx, (long long)(d > 0 ? d : INT32_MAX),
                            o->features ? " (--features)" : "");
-        if (idx <= prev)
+        if (idx <= prev && !o->sparse)
             return dz_fail(e, DZ_EDATA, "%s:%lld: index %lld after %lld: indices must "
                            "increase", path, (long long)lineno, idx, (long long)prev);
+        sorted &= idx > prev;
         double v;
         if ((why = parse_num(colon + 1, o->f32, &v)))
             return dz_fail(e, DZ_EDATA, "%s:%lld: index %lld: value '%.60s' %s", path,
                            (long long)lineno, idx, colon + 1, why);
-        if (d > 0)
-            row[idx - 1] = v;
+        if (r->n == r->cap) {
+            size_t nc = r->cap ? 2 * r->cap : 64;
+            svm_ent *g = realloc(r->ent, nc * sizeof *g);
+            if (!g)
+                return dz_fail(e, DZ_ERUNTIME, "%s:%lld: out of memory (%zu values in a line)",
+                               path, (long long)lineno, nc);
+            r->ent = g, r->cap = nc;
+        }
+        r->ent[r->n++] = (svm_ent){idx, v};
         prev = idx;
     }
-    if (prev > *maxidx)
-        *maxidx = prev;
+    if (!sorted) {
+        qsort(r->ent, r->n, sizeof *r->ent, ent_cmp);
+        for (size_t k = 1; k < r->n; k++)
+            if (r->ent[k].idx == r->ent[k - 1].idx)
+                return dz_fail(e, DZ_EDATA, "%s:%lld: index %lld appears twice in the line",
+                               path, (long long)lineno, (long long)r->ent[k].idx);
+    }
+    if (r->n && r->ent[r->n - 1].idx > *maxidx)
+        *maxidx = r->ent[r->n - 1].idx;
     return DZ_OK;
 }
 
-/* Read every line of f: d == 0 counts rows and finds the largest index (*m, *maxidx);
- * d > 0 writes the rows to w. */
-static int svm_pass(FILE *f, const opts *o, int64_t d, writer *w, int64_t *m,
-                    int64_t *maxidx, dz_err *e)
+/* What becomes of a parsed line: the dense rows or the CSR arrays (ctx, their writer). */
+typedef int (*svm_take)(void *ctx, const svm_row *r, double label, dz_err *e);
+
+/* Read every line of f (blank lines and comments skipped), counting the rows in *m and the
+ * largest index in *maxidx, and hand each to take (NULL: the lines are only checked). */
+static int svm_lines(FILE *f, const opts *o, int64_t d, svm_take take, void *ctx, int64_t *m,
+                     int64_t *maxidx, dz_err *e)
 {
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
     int64_t lineno = 0;
+    svm_row r = {0};
     int rc = DZ_OK;
     errno = 0;
     while (rc == DZ_OK && (len = getline(&line, &cap, f)) >= 0) {
@@ -569,17 +674,190 @@ static int svm_pass(FILE *f, const opts *o, int64_t d, writer *w, int64_t *m,
         if (hash) *hash = '\0';
         if (blank(line))
             continue;
-        double lab, *row = d > 0 ? writer_row(w) : NULL;
-        rc = svm_line(line, o->in, lineno, o, d, row, d > 0 ? &w->y[w->rows] : &lab, maxidx,
-                      e);
-        if (rc == DZ_OK && d > 0)
-            rc = writer_next(w, e);
+        double lab = 0;
+        rc = svm_line(line, o->in, lineno, o, d, &r, &lab, maxidx, e);
+        if (rc == DZ_OK && take)
+            rc = take(ctx, &r, lab, e);
         ++*m;
     }
     if (rc == DZ_OK && (ferror(f) || errno == ENOMEM))
         rc = dz_fail(e, errno == ENOMEM ? DZ_ERUNTIME : DZ_EDATA, "%s:%lld: read error: %s",
                      o->in, (long long)lineno + 1, strerror(errno));
     free(line);
+    free(r.ent);
+    return rc;
+}
+
+/* A line into the dense writer's next row. */
+static int dense_take(void *ctx, const svm_row *r, double label, dz_err *e)
+{
+    writer *w = ctx;
+    double *row = writer_row(w);
+    for (size_t k = 0; k < r->n; k++)
+        row[r->ent[k].idx - 1] = r->ent[k].v;
+    w->y[w->rows] = label;
+    return writer_next(w, e);
+}
+
+/* ---- CSR output (LIBSVM --sparse) ---------------------------------------------------------- */
+
+/* One extendible 1-D dataset, filled through a buffer of one chunk. */
+typedef struct stream1 {
+    hid_t loc, ds, ftype, mtype;
+    const char *name;
+    size_t esize;
+    char *buf;
+    int64_t n, cap, written;   /* buffered, buffer size, in the dataset */
+} stream1;
+
+enum { S_DATA, S_INDICES, S_INDPTR, S_Y, S_COUNT };
+
+/* The features group x with data, indices (0-based int32) and indptr (int64, m + 1), and
+ * the labels y, each written a chunk at a time: memory O(chunk + longest line). */
+typedef struct csr_writer {
+    const opts *o;
+    hid_t f, g;
+    stream1 s[S_COUNT];
+    int64_t m, nnz;
+    char tmp[DZ_PATH_MAX + 32];
+} csr_writer;
+
+/* Write s's buffered elements (the dataset made at the first write, its chunk the elements
+ * buffered then: a small input gets small chunks). */
+static int stream_flush(stream1 *s, const csr_writer *w, dz_err *e)
+{
+    if (s->ds < 0) {
+        hsize_t chunk[1] = {(hsize_t)(s->n > 0 ? s->n : 1)};
+        if ((s->ds = create_ext(s->loc, s->name, s->ftype, 1, chunk, 0, w->o->compress)) < 0)
+            return dz_fail(e, DZ_EOUTPUT, "cannot create the dataset '%s' in '%s'", s->name,
+                           w->tmp);
+    }
+    if (s->n && append(s->ds, 1, (hsize_t)s->written, (hsize_t)s->n, 0, s->mtype, s->buf) < 0)
+        return dz_fail(e, DZ_EOUTPUT, "writing '%s' elements %lld..%lld to '%s' failed",
+                       s->name, (long long)s->written, (long long)(s->written + s->n - 1),
+                       w->tmp);
+    s->written += s->n;
+    s->n = 0;
+    return DZ_OK;
+}
+
+/* One element (s's memory type) onto stream k. */
+static int stream_put(csr_writer *w, int k, const void *v, dz_err *e)
+{
+    stream1 *s = &w->s[k];
+    memcpy(s->buf + (size_t)s->n * s->esize, v, s->esize);
+    return ++s->n == s->cap ? stream_flush(s, w, e) : DZ_OK;
+}
+
+static int csr_begin(csr_writer *w, const opts *o, dz_err *e)
+{
+    memset(w, 0, sizeof *w);
+    w->o = o, w->f = w->g = -1;
+    for (int k = 0; k < S_COUNT; k++)
+        w->s[k].ds = -1;
+    DZ_TRY(dz_out_check_writable(o->out, "output", e));
+    w->f = (hid_t)dz_h5_begin(o->out, w->tmp, sizeof w->tmp, "output file", e);
+    if (w->f < 0)
+        return e->code;
+    if ((w->g = H5Gcreate2(w->f, o->xname, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0)
+        return dz_fail(e, DZ_EOUTPUT, "cannot create the group '%s' in '%s'", o->xname, w->tmp);
+    const struct { hid_t loc; const char *name; hid_t ft, mt; size_t es; } spec[S_COUNT] = {
+        {w->g, "data", o->f32 ? H5T_IEEE_F32LE : H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 8},
+        {w->g, "indices", H5T_STD_I32LE, H5T_NATIVE_INT32, 4},
+        {w->g, "indptr", H5T_STD_I64LE, H5T_NATIVE_INT64, 8},
+        {w->f, o->yname, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 8}};
+    for (int k = 0; k < S_COUNT; k++) {
+        stream1 *s = &w->s[k];
+        s->loc = spec[k].loc, s->name = spec[k].name, s->ftype = spec[k].ft;
+        s->mtype = spec[k].mt, s->esize = spec[k].es, s->cap = CHUNK_BYTES / 8;
+        if (!(s->buf = xalloc((size_t)s->cap, s->esize, e)))
+            return e->code;
+    }
+    return stream_put(w, S_INDPTR, &w->nnz, e); /* indptr[0] = 0 */
+}
+
+/* A line as the next CSR row (indices 1-based and ascending: svm_line sorted them). */
+static int csr_take(void *ctx, const svm_row *r, double label, dz_err *e)
+{
+    csr_writer *w = ctx;
+    for (size_t k = 0; k < r->n; k++) {
+        int32_t col = (int32_t)(r->ent[k].idx - 1);
+        DZ_TRY(stream_put(w, S_DATA, &r->ent[k].v, e));
+        DZ_TRY(stream_put(w, S_INDICES, &col, e));
+    }
+    w->nnz += (int64_t)r->n;
+    w->m++;
+    DZ_TRY(stream_put(w, S_INDPTR, &w->nnz, e));
+    return stream_put(w, S_Y, &label, e);
+}
+
+/* Close what is open and free the buffers; nonzero if a close failed. */
+static int csr_close(csr_writer *w)
+{
+    int bad = 0;
+    for (int k = 0; k < S_COUNT; k++) {
+        if (w->s[k].ds >= 0) bad |= H5Dclose(w->s[k].ds) < 0;
+        free(w->s[k].buf);
+        w->s[k].ds = -1, w->s[k].buf = NULL;
+    }
+    if (w->g >= 0) bad |= H5Gclose(w->g) < 0;
+    w->g = -1;
+    return bad;
+}
+
+/* On error: close and remove the temporary file (OUTPUT is untouched). */
+static void csr_abort(csr_writer *w)
+{
+    (void)csr_close(w);
+    if (w->f >= 0) {
+        H5Fclose(w->f);
+        unlink(w->tmp);
+    }
+    w->f = -1;
+}
+
+/* Flush; the group's attributes (shape [m, d], anndata's encoding-type and -version), the d
+ * names, the provenance; close and rename to OUTPUT. */
+static int csr_end(csr_writer *w, int64_t d, dz_err *e)
+{
+    for (int k = 0; k < S_COUNT; k++)
+        DZ_TRY(stream_flush(&w->s[k], w, e));
+    const int64_t shape[2] = {w->m, d};
+    hsize_t two = 2;
+    hid_t sp = H5Screate_simple(1, &two, NULL), a = -1;
+    int bad = sp < 0 ||
+              (a = H5Acreate2(w->g, "shape", H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT)) < 0 ||
+              H5Awrite(a, H5T_NATIVE_INT64, shape) < 0;
+    if (a >= 0) H5Aclose(a);
+    if (sp >= 0) H5Sclose(sp);
+    bad |= dz_h5_attr_str(w->g, "encoding-type", "csr_matrix") < 0;
+    bad |= dz_h5_attr_str(w->g, "encoding-version", "0.1.0") < 0;
+    bad |= provenance(w->f, w->o, w->o->in, NULL);
+    if (bad)
+        return dz_fail(e, DZ_EOUTPUT, "cannot write the attributes of '%s' in '%s'",
+                       w->o->xname, w->tmp);
+    DZ_TRY(write_number_names(w->f, w->o->namesname, d, 1, e));
+    bad = csr_close(w);
+    hid_t f = w->f;
+    w->f = -1;
+    return dz_h5_commit(f, bad, w->tmp, w->o->out, "output file", e);
+}
+
+/* --sparse: one pass; d is --features or the largest index, known at the end. */
+static int convert_libsvm_csr(FILE *f, const opts *o, dz_err *e)
+{
+    csr_writer w = {.f = -1, .g = -1};
+    int64_t m = 0, maxidx = 0, d = 0;
+    int rc = csr_begin(&w, o, e);
+    if (rc == DZ_OK) rc = svm_lines(f, o, o->features, csr_take, &w, &m, &maxidx, e);
+    if (rc == DZ_OK && (d = o->features ? o->features : maxidx) == 0)
+        rc = dz_fail(e, DZ_EDATA, "%s: no feature index in any row (%lld rows)", o->in,
+                     (long long)m);
+    if (rc == DZ_OK && m == 0)
+        rc = dz_fail(e, DZ_EDATA, "%s: no data rows", o->in);
+    if (rc == DZ_OK) rc = csr_end(&w, d, e);
+    if (rc == DZ_OK) summary(o, w.m, d, w.nnz, o->in);
+    else csr_abort(&w);
     return rc;
 }
 
@@ -589,9 +867,14 @@ static int convert_libsvm(const opts *o, dz_err *e)
     int64_t m = 0, maxidx = 0, d = o->features;
     char **names = NULL;
     FILE *f = open_input(o->in, e);
+    if (f && o->sparse) {
+        int rc = convert_libsvm_csr(f, o, e);
+        fclose(f);
+        return rc;
+    }
     int rc = f ? DZ_OK : e->code;
     if (rc == DZ_OK && d == 0) {
-        rc = svm_pass(f, o, 0, NULL, &m, &maxidx, e);
+        rc = svm_lines(f, o, 0, NULL, NULL, &m, &maxidx, e);
         if (rc == DZ_OK && (d = maxidx) == 0)
             rc = dz_fail(e, DZ_EDATA, "%s: no feature index in any row (%lld rows)", o->in,
                          (long long)m);
@@ -603,9 +886,9 @@ static int convert_libsvm(const opts *o, dz_err *e)
         rc = e->code;
     if (rc == DZ_OK) rc = writer_begin(&w, o, d, names, m, e);
     m = 0;
-    if (rc == DZ_OK) rc = svm_pass(f, o, d, &w, &m, &maxidx, e);
+    if (rc == DZ_OK) rc = svm_lines(f, o, d, dense_take, &w, &m, &maxidx, e);
     if (rc == DZ_OK) rc = writer_end(&w, o->in, NULL, e);
-    if (rc == DZ_OK) summary(&w, o->in);
+    if (rc == DZ_OK) summary(o, w.m, w.d, -1, o->in);
     else writer_abort(&w);
     dz_names_free(names, d);
     if (f) fclose(f);
@@ -777,7 +1060,7 @@ static int convert_npy(const opts *o, dz_err *e)
     if (rc == DZ_OK) rc = writer_begin(&w, o, x.shape[1], names, x.shape[0], e);
     if (rc == DZ_OK) rc = npy_rows(&x, &y, &w, e);
     if (rc == DZ_OK) rc = writer_end(&w, src, NULL, e);
-    if (rc == DZ_OK) summary(&w, src);
+    if (rc == DZ_OK) summary(o, w.m, w.d, -1, src);
     else writer_abort(&w);
     dz_names_free(names, names ? x.shape[1] : 0);
     if (x.f) fclose(x.f);
@@ -789,7 +1072,7 @@ static int convert_npy(const opts *o, dz_err *e)
 
 static const char USAGE[] =
     "usage: dzconvert [options] INPUT.csv|INPUT.tsv --label NAME OUTPUT.h5\n"
-    "       dzconvert [options] INPUT.svm [--features D] OUTPUT.h5\n"
+    "       dzconvert [options] INPUT.svm [--features D] [--sparse] OUTPUT.h5\n"
     "       dzconvert [options] --x X.npy --y Y.npy OUTPUT.h5\n";
 
 static void help(void)
@@ -805,6 +1088,10 @@ static void help(void)
            "  --features D       LIBSVM: the feature count (default: found by a first pass)\n"
            "  --pm1              LIBSVM: labels -1/+1 (the usual binary convention) become\n"
            "                     0/1, as the trainer needs; any other label is refused\n"
+           "  --sparse           LIBSVM: the features as a CSR group (--x-name holding data,\n"
+           "                     int32 indices, int64 indptr; attributes shape and\n"
+           "                     encoding-type csr_matrix, as anndata/scipy); one pass; a\n"
+           "                     line's indices may come in any order, but none twice\n"
            "  --x X.npy --y Y.npy  NumPy input: X (m, d) and y (m,), little-endian, C order\n"
            "  --x-name NAME      features dataset (default train_set_x)\n"
            "  --y-name NAME      labels dataset (default train_set_y)\n"
@@ -894,6 +1181,8 @@ static int check_opts(opts *o, int npos, char **pos, dz_err *e)
         return dz_fail(e, DZ_ECONFIG, "--label and --delim apply to CSV/TSV input only");
     if (o->fmt != FMT_LIBSVM && o->pm1)
         return dz_fail(e, DZ_ECONFIG, "--pm1 applies to LIBSVM input only");
+    if (o->fmt != FMT_LIBSVM && o->sparse)
+        return dz_fail(e, DZ_ECONFIG, "--sparse applies to LIBSVM input only");
     if (o->fmt == FMT_CSV && !o->label)
         return dz_fail(e, DZ_ECONFIG, "CSV/TSV input needs --label NAME (the label column)");
     if (o->fmt != FMT_LIBSVM && o->features)
@@ -922,6 +1211,7 @@ static int set_opt(int c, const char *a, opts *o, dz_err *e)
     case 'c': DZ_TRY(parse_int("--compress", a, 0, 9, &v, e)); o->compress = (int)v; return DZ_OK;
     case 'q': o->quiet = 1; return DZ_OK;
     case 'p': o->pm1 = 1; return DZ_OK;
+    case 's': o->sparse = 1; return DZ_OK;
     case 't':
         if (strcmp(a, "float64") && strcmp(a, "float32"))
             return dz_fail(e, DZ_ECONFIG, "--type '%s': expected float64 or float32", a);
@@ -942,7 +1232,7 @@ static int parse_args(int argc, char **argv, opts *o, dz_err *e)
         {"x-name", required_argument, 0, 'X'}, {"y-name", required_argument, 0, 'Y'},
         {"names-name", required_argument, 0, 'N'}, {"type", required_argument, 0, 't'},
         {"compress", required_argument, 0, 'c'}, {"quiet", no_argument, 0, 'q'},
-        {"pm1", no_argument, 0, 'p'},
+        {"pm1", no_argument, 0, 'p'}, {"sparse", no_argument, 0, 's'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     *o = (opts){.xname = "train_set_x", .yname = "train_set_y",
                 .namesname = DZ_NAMES_DATASET};
