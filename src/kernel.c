@@ -295,9 +295,9 @@ void dz_work_free(dz_work *wk)
     memset(wk, 0, sizeof *wk);
 }
 
-/* A binary CSR pass of thread-local slots: fill the weights and scales (O(d)), run the blocks,
- * then move the digits into the thread's accumulator (O(d)) every 2^20 rows and at the end. */
-static void slots_to_acc(dz_slot *sl, int64_t d, dz_acc *a, int64_t rows)
+/* A binary CSR pass of thread-local slots: fill the weights (O(d)), run the blocks, then move
+ * the digits into the thread's accumulator (O(d)) every 2^20 folds and at the end. */
+static void slots_to_acc(dz_slot *sl, int64_t d, dz_acc *a, int64_t folds)
 {
     for (int64_t j = 0; j < d; j++) {
         if (a->repro) {
@@ -309,29 +309,30 @@ static void slots_to_acc(dz_slot *sl, int64_t d, dz_acc *a, int64_t rows)
         sl[j].d0.i = 0;
         sl[j].d1 = 0;
     }
-    dz_acc_rows_added(a, rows);
+    dz_acc_rows_added(a, folds);
 }
 
 static void csr_slots_pass(const dz_shard *s, const dz_work *wk, const dz_pass *ps, dz_acc *a,
-                           dz_slot *sl, int64_t nblocks)
+                           dz_slot *sl, int32_t *touched, int64_t nblocks)
 {
     const int64_t B = s->block_rows, d = s->d;
     for (int64_t j = 0; j < d; j++)
-        sl[j] = (dz_slot){.w = ps->w[j], .scale = a->to_fix[j]};
-    int64_t rows_since = 0;
+        sl[j] = (dz_slot){.w = ps->w[j]};
+    int64_t folds = 0;
 #pragma omp for schedule(static) nowait
     for (int64_t k = 0; k < nblocks; k++) {
         int64_t i0 = (ps->blocks ? ps->blocks[k] : k) * B;
         int64_t rows = s->rows - i0 < B ? s->rows - i0 : B;
         const double *hv = ps->mode == DZ_PASS_HV ? ps->dcoef + i0 : NULL;
         double *save = ps->mode == DZ_PASS_GRAD && ps->dsave ? ps->dsave + i0 : NULL;
-        wk->isa->csr_grad_slots(s, i0, rows, sl, wk->repro, ps->b, ps->scale, a, hv, save);
-        if ((rows_since += rows) >= ((int64_t)1 << 20)) {
-            slots_to_acc(sl, d, a, rows_since);
-            rows_since = 0;
+        folds += wk->isa->csr_grad_slots(s, i0, rows, sl, touched, a->to_fix, wk->repro, ps->b,
+                                         ps->scale, a, hv, save);
+        if (folds >= ((int64_t)1 << 20)) {
+            slots_to_acc(sl, d, a, folds);
+            folds = 0;
         }
     }
-    slots_to_acc(sl, d, a, rows_since);
+    slots_to_acc(sl, d, a, folds);
 }
 
 /* One thread's share of the blocks (an orphaned omp for): each block's partial folded into a,
@@ -366,7 +367,7 @@ void dz_kernel_run(const dz_shard *s, dz_work *wk, const dz_pass *ps)
     int team = 1;
     const int use_slots = dz_shard_is_csr(s) && !wk->K && ps->mode != DZ_PASS_EVAL;
     if (use_slots && !wk->slots)
-        wk->slots = malloc((size_t)wk->nthreads * (size_t)s->d * sizeof(dz_slot));
+        wk->slots = malloc((size_t)wk->nthreads * (size_t)s->d * (sizeof(dz_slot) + 4));
 #pragma omp parallel num_threads(wk->nthreads)
     {
         int t = omp_get_thread_num(), nt = omp_get_num_threads(); /* nt may be < nthreads */
@@ -376,7 +377,10 @@ void dz_kernel_run(const dz_shard *s, dz_work *wk, const dz_pass *ps)
         dz_acc_zero(a);
         double *blk = wk->blk + (size_t)t * (size_t)nblk, *scr = wk->scr + (size_t)t * (size_t)nscr;
         if (use_slots && wk->slots)
-            csr_slots_pass(s, wk, ps, a, (dz_slot *)wk->slots + (size_t)t * (size_t)s->d, nblocks);
+            csr_slots_pass(s, wk, ps, a, (dz_slot *)wk->slots + (size_t)t * (size_t)s->d,
+                           (int32_t *)((dz_slot *)wk->slots + (size_t)wk->nthreads * (size_t)s->d) +
+                               (size_t)t * (size_t)s->d,
+                           nblocks);
         else
             blocks_pass(s, wk, ps, a, blk, scr, nblocks);
         dz_acc_flush(a);

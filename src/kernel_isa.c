@@ -657,18 +657,29 @@ DEFINE_PREDICT(double, f64)
  * (dz_acc_add, exact), so that a block costs O(its values), not O(d).  Evaluation and
  * predictions are as the dense ones, per row from the same z.  Shapes: rowptr (rows + 1),
  * col, val (nnz); W (K × d) row-major, the quantity of (k, j) is k·d + j. */
-/* dz_acc_add's fold of v into a slot's digits (a non-finite or out-of-bound value is counted
- * in acc's flags, as there). */
-static inline void slot_add(dz_slot *sl, double v, dz_acc *acc)
+/* Fold the block partials of the listed columns into their digits (dz_acc_add's arithmetic;
+ * a non-finite or out-of-bound partial is counted in acc's flags) and clear them.  A column
+ * listed twice is folded once: its partial is 0 the second time. */
+static void fold_touched(dz_slot *sl, const int32_t *touched, int64_t nt, const double *to_fix,
+                         int repro, dz_acc *acc)
 {
-    const double x = v * sl->scale, rnd = DZ_SHIFTER;
-    if (!(x <= 2199023255552.0 && x >= -2199023255552.0)) {
-        acc->flags[DZ_FLAG_NONFINITE]++;
-        return;
+    for (int64_t t = 0; t < nt; t++) {
+        dz_slot *q = &sl[touched[t]];
+        const double v = q->acc;
+        q->acc = 0;
+        if (!repro) {
+            q->d0.f += v;
+            continue;
+        }
+        const double x = v * to_fix[touched[t]], rnd = DZ_SHIFTER;
+        if (!(x <= 2199023255552.0 && x >= -2199023255552.0)) {
+            acc->flags[DZ_FLAG_NONFINITE]++;
+            continue;
+        }
+        const double q0 = (x + rnd) - rnd, q1 = ((x - q0) * 1099511627776.0 + rnd) - rnd;
+        q->d0.i += (int64_t)q0;
+        q->d1 += (int64_t)q1;
     }
-    const double q0 = (x + rnd) - rnd, q1 = ((x - q0) * 1099511627776.0 + rnd) - rnd;
-    sl->d0.i += (int64_t)q0;
-    sl->d1 += (int64_t)q1;
 }
 
 #define DEFINE_CSR(T, SUF)                                                                   \
@@ -697,29 +708,40 @@ static inline void slot_add(dz_slot *sl, double v, dz_acc *acc)
             c[l] = fma(sl[col[k]].w, (double)val[k], c[l]);                                  \
         return (c[0] + c[1]) + (c[2] + c[3]);                                                \
     }                                                                                        \
-    static void sgrad_slots_##SUF(const dz_shard *s, int64_t i0, int64_t n, dz_slot *sl,     \
-                                  int repro, double b, double scale, dz_acc *acc,            \
-                                  const double *hv, double *save)                            \
+    static int64_t sgrad_slots_##SUF(const dz_shard *s, int64_t i0, int64_t n, dz_slot *sl, \
+                                     int32_t *touched, const double *to_fix, int repro,     \
+                                     double b, double scale, dz_acc *acc, const double *hv, \
+                                     double *save)                                          \
     {                                                                                        \
         const T *v = (const T *)s->val;                                                      \
         const int64_t d = s->d, *rp = s->rowptr;                                             \
+        double sdz = 0, sloss = 0;                                                           \
+        int64_t nt = 0, folds = 1;                                                           \
         for (int64_t i = i0; i < i0 + n; i++) {                                              \
-            double loss = 0;                                                                 \
             const int32_t *col = s->col + rp[i];                                             \
             const T *val = v + rp[i];                                                        \
             const int64_t nv = rp[i + 1] - rp[i];                                            \
             const double c = row_coef(sdot_##SUF(col, val, nv, sl), i - i0, s->y + i0, b,    \
-                                      scale, hv, save, &loss);                               \
-            if (repro)                                                                       \
-                for (int64_t k = 0; k < nv; k++)                                             \
-                    slot_add(&sl[col[k]], c * (double)val[k], acc);                          \
-            else                                                                             \
-                for (int64_t k = 0; k < nv; k++)                                             \
-                    sl[col[k]].d0.f += c * (double)val[k];                                   \
-            dz_acc_add(acc, d, c);                                                           \
-            if (!hv)                                                                         \
-                dz_acc_add(acc, d + 1, loss);                                                \
+                                      scale, hv, save, &sloss);                              \
+            sdz += c;                                                                        \
+            if (nt + nv > d) { /* the list is full (a row has <= d values) */                \
+                fold_touched(sl, touched, nt, to_fix, repro, acc);                           \
+                nt = 0;                                                                      \
+                folds++;                                                                     \
+            }                                                                                \
+            for (int64_t k = 0; k < nv; k++) { /* list a column when its partial is 0 */    \
+                dz_slot *q = &sl[col[k]];                                                    \
+                const double a = q->acc;                                                     \
+                touched[nt] = col[k];                                                        \
+                nt += a == 0.0;                                                              \
+                q->acc = fma(c, (double)val[k], a);                                          \
+            }                                                                                \
         }                                                                                    \
+        fold_touched(sl, touched, nt, to_fix, repro, acc);                                   \
+        dz_acc_add(acc, d, sdz);                                                             \
+        if (!hv)                                                                             \
+            dz_acc_add(acc, d + 1, sloss);                                                   \
+        return folds;                                                                        \
     }                                                                                        \
     /* z of the rows of one lane group (nr <= SM_RT), class-major: z[k·SM_RT + r] */         \
     static void clogits_##SUF(const dz_shard *s, int64_t i, int64_t nr, int64_t K,           \
@@ -843,13 +865,13 @@ static void csr_grad(const dz_shard *s, int64_t i0, int64_t n, int64_t K, const 
         cgrad_f64(s, i0, n, K, w, bv, scale, acc, hv, save, scr);
 }
 
-static void csr_grad_slots(const dz_shard *s, int64_t i0, int64_t n, dz_slot *slots, int repro,
-                           double b, double scale, dz_acc *acc, const double *hv, double *save)
+static int64_t csr_grad_slots(const dz_shard *s, int64_t i0, int64_t n, dz_slot *slots,
+                              int32_t *touched, const double *to_fix, int repro, double b,
+                              double scale, dz_acc *acc, const double *hv, double *save)
 {
     if (s->dtype == DZ_DTYPE_F32)
-        sgrad_slots_f32(s, i0, n, slots, repro, b, scale, acc, hv, save);
-    else
-        sgrad_slots_f64(s, i0, n, slots, repro, b, scale, acc, hv, save);
+        return sgrad_slots_f32(s, i0, n, slots, touched, to_fix, repro, b, scale, acc, hv, save);
+    return sgrad_slots_f64(s, i0, n, slots, touched, to_fix, repro, b, scale, acc, hv, save);
 }
 
 static void csr_eval(const dz_shard *s, int64_t i0, int64_t n, int64_t K, const double *w,

@@ -5,12 +5,12 @@
 
 #include "dz/kernel.h"
 
-/* One column of a binary CSR pass, per thread: the weight (or direction), its fixed-point
- * scale 2^(40−E_j) and its two digits (plain mode: the double sum in d0.f), side by side in
- * 32 bytes, so that a stored value's gather (the dot product) and fold (the scatter) touch one
- * cache line instead of four arrays of d (dz/kernel.h). */
+/* One column of a binary CSR pass, per thread: the weight (or direction), the block's partial
+ * sum (a double, in row order) and the column's two fixed-point digits (plain mode: the double
+ * sum in d0.f), side by side in 32 bytes, so that a stored value's gather (the dot product)
+ * and its scatter touch one cache line (dz/kernel.h). */
 typedef struct dz_slot {
-    double w, scale;
+    double w, acc;
     union { int64_t i; double f; } d0;
     int64_t d1;
 } dz_slot;
@@ -50,10 +50,15 @@ struct dz_kernel_isa {
     void (*csr_grad)(const dz_shard *s, int64_t i0, int64_t n, int64_t K, const double *w,
                      const double *bv, double scale, dz_acc *acc, const double *hv,
                      double *save, double *scr);
-    /* binary CSR gradient or H·v with the columns in slots (w and scale filled by the caller,
-     * digits accumulated; repro as the accumulator's); rows' c and loss go to acc */
-    void (*csr_grad_slots)(const dz_shard *s, int64_t i0, int64_t n, dz_slot *slots, int repro,
-                           double b, double scale, dz_acc *acc, const double *hv, double *save);
+    /* binary CSR gradient or H·v of one block, rows [i0, i0+n), with the columns in slots
+     * (w filled by the caller, acc zero, digits accumulated): each column's block partial
+     * is summed in row order in its slot, the columns touched are listed in touched (room
+     * for d entries), and the partials are folded exactly into the digits with the scales
+     * to_fix (repro) at the end of the block, or when the list is full; the block's Σc and
+     * Σloss go to acc.  Returns the number of folds (each adds at most once to a digit). */
+    int64_t (*csr_grad_slots)(const dz_shard *s, int64_t i0, int64_t n, dz_slot *slots,
+                              int32_t *touched, const double *to_fix, int repro, double b,
+                              double scale, dz_acc *acc, const double *hv, double *save);
     /* as eval / seval (a block partial into out) */
     void (*csr_eval)(const dz_shard *s, int64_t i0, int64_t n, int64_t K, const double *w,
                      const double *bv, double scale, double *out, int conf, double *scr);

@@ -357,7 +357,9 @@ static int plan_rows(MPI_Comm comm, hid_t f, hid_t dxpl, const dz_shard_req *r, 
     char name[512];
     snprintf(name, sizeof name, "%s/indptr", r->xname);
     const int64_t mean = p->m ? (p->nnz + p->m - 1) / p->m : 1; /* stored values per row */
-    s->block_rows = dz_block_rows(p->m, mean > 1 ? mean : 1, r->block_rows);
+    /* blocks of about 2^16 stored values: a block's touched columns (its slots) stay in L2
+     * until they are folded, and the frequent ones are folded once per block, not per value */
+    s->block_rows = dz_block_rows(p->m, 4 * (mean > 1 ? mean : 1), r->block_rows);
     const int64_t B = s->block_rows, nb = (p->m + B - 1) / B;
     hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
     int64_t *bnd = block_starts(comm, ds, dxpl, p->m, B, nb, r->path), b0, b1;

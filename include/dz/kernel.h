@@ -66,8 +66,8 @@ typedef struct dz_work {
     dz_acc *grad;   /* T accumulators of nsum quantities */
     dz_acc *eval;   /* T accumulators of neval quantities: loss, correct predictions, counts */
     dz_acc *hv;     /* T accumulators of nsum for H·v (NULL until dz_work_init_hv) */
-    void *slots;    /* binary CSR passes: T × d column slots (kernel_isa.h), made at the first
-                       such pass; NULL (also when memory is short: then the values are folded
+    void *slots;    /* binary CSR passes: T × d column slots (kernel_isa.h), then T × d int32
+                       lists of touched columns, made at the first such pass; NULL (also when memory is short: then the values are folded
                        into the accumulator's planes directly, the same bits, slower) */
     int repro;
 } dz_work;
