@@ -20,6 +20,7 @@
 
 #include "dz/names.h"
 #include "dz/shard.h"
+#include "shard_internal.h"
 
 #define DZ_INFO_MAX_ROWS 10000000
 #define DZ_INFO_MAX_CLASSES 64
@@ -151,6 +152,22 @@ static void print_counts(hid_t ds, int nd, const hsize_t *dims, H5T_class_t c)
         printf(" %.0f: %lld%s", val[k], cnt[k], k + 1 < nv ? "," : "\n");
 }
 
+/* A group with an indptr: what the trainer makes of it as CSR features (or why it refuses). */
+static void print_csr(hid_t root, const char *name)
+{
+    dz_dsinfo x;
+    int64_t nnz = 0;
+    dz_err e = {0};
+    if (dz_csr_inspect(root, "", name, &x, &nnz, &e) != DZ_OK) {
+        printf("  %-18s CSR group, refused by the trainer: %s\n", name, e.msg + (e.msg[0] == ':' ? 2 : 0));
+        return;
+    }
+    const double cells = (double)x.dims[0] * (double)x.dims[1];
+    printf("  %-18s CSR group    (%llu, %llu), %lld stored %s values (%.3g %% of the cells)\n",
+           name, (unsigned long long)x.dims[0], (unsigned long long)x.dims[1], (long long)nnz,
+           x.type, cells > 0 ? 100.0 * (double)nnz / cells : 0.0);
+}
+
 /* One dataset line (H5Lvisit callback, every link below the root): name, type, shape, and
  * counts or names.  Links that are not datasets are skipped. */
 static herr_t print_object(hid_t root, const char *name, const H5L_info_t *li, void *op)
@@ -162,6 +179,8 @@ static herr_t print_object(hid_t root, const char *name, const H5L_info_t *li, v
     if (obj < 0)
         return 0;
     int is_ds = H5Iget_type(obj) == H5I_DATASET;
+    if (H5Iget_type(obj) == H5I_GROUP && H5Lexists(obj, "indptr", H5P_DEFAULT) > 0)
+        print_csr(root, name);
     H5Oclose(obj);
     hid_t ds = is_ds ? H5Dopen2(root, name, H5P_DEFAULT) : -1;
     if (ds < 0)

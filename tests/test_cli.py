@@ -213,6 +213,19 @@ c.check(rc == 0 and "a dztrain model (format dztrain-model-1)" in out and
 rc, out, err, _ = mpirun(1, 1, ["info", "ck_set.h5"], cwd=w)
 c.check(rc == 0 and "a dztrain checkpoint" in out and re.search(r"iteration += \d+\n", out),
         "info on a checkpoint: %s" % (out + err)[-400:])
+# a CSR group: shape, stored values, density; a malformed one: the trainer's refusal
+Xc = np.zeros((6, 40))
+Xc[0, 3], Xc[2, 39], Xc[5, 0] = 1.5, -2.0, 0.25
+dztest.make_csr(os.path.join(w, "csr.h5"), Xc, np.array([0, 1, 0, 1, 1, 0]), data_dtype="float32")
+with h5py.File(os.path.join(w, "csr.h5"), "a") as f:
+    g = f.create_group("bad")
+    g["data"], g["indices"], g["indptr"] = np.ones(2), np.array([0, 1]), np.array([0, 1, 2, 2])
+    g.attrs["shape"] = (2, 5)
+rc, out, err, _ = mpirun(1, 1, ["info", "csr.h5"], cwd=w)
+c.check(rc == 0 and re.search(r"\n  x +CSR group +\(6, 40\), 3 stored float32 values \(1\.25 % of the "
+                              r"cells\)\n", out)
+        and re.search(r"\n  bad +CSR group, refused by the trainer: .*indptr has 4 entries", out),
+        "info on CSR groups: shape, stored values, density; the refusal: %s" % (out + err)[-800:])
 with open(os.path.join(w, "text.h5"), "w") as f:
     f.write("not hdf5\n")
 for name, frag in (("missing.h5", "missing.h5: cannot read file (no such file)"),
