@@ -28,11 +28,15 @@
  * the K = 1 case of this one (d weights, 1 bias, the loss).
  *
  * CSR (sparse) shards (dz_shard_is_csr): the same passes over rows [i0, i0+n), z from the
- * row's stored values only; a gradient or H·v pass adds every product c·x_ij (and each row's
- * c and loss) to the thread's accumulator as it is made (dz_acc_add, exact), never a block
- * partial of all K·d + K + 1 quantities, so a block costs O(its stored values + rows), not
- * O(d).  Sparse and dense storage of one matrix agree to rounding, not bit for bit (the dense
- * dot product runs in 8 lanes and the dense block partial is a rounded sum).
+ * row's stored values only.  A block partial of all K·d + K + 1 quantities would cost O(d) per
+ * block to fold, more than the block itself, so gradient and H·v passes fold only what the
+ * block touched: the binary model sums each touched column's block partial in row order in
+ * a per-thread slot (weight, partial and digits in one 32-byte line, kernel_isa.h) and folds
+ * the touched columns exactly at the block's end; softmax folds every product c_k·x_ij as it
+ * is made (dz_acc_add).  Either way a block costs O(its stored values + rows), the partials
+ * depend only on the block, and the bits are the same for any N × T.  Sparse and dense
+ * storage of one matrix agree to rounding, not bit for bit (the dense dot product runs in 8
+ * lanes, the CSR one in 4 chains over the stored values).
  *
  * dz_kernel_run runs the block kernel over this rank's blocks (all, or a list: a mini-batch)
  * with OpenMP (each block by one thread, static schedule) and folds every block partial into

@@ -21,9 +21,9 @@
  * With reproducible = false the same accumulator keeps plain float64 sums (threads added in
  * thread order, then MPI_SUM on doubles) — faster, but the last bits vary with N × T.
  *
- * Sparse (CSR) passes fold every value as it is made instead of a block partial per
- * quantity (a block touches few of the d columns, so an O(d) fold per block would cost more
- * than the block): dz_acc_add adds one value's two digits straight into the int64 digits,
+ * Sparse (CSR) softmax passes fold every value as it is made instead of a block partial per
+ * quantity (a block touches few of the K·d quantities, so an O(K·d) fold per block would cost
+ * more than the block): dz_acc_add adds one value's two digits straight into the int64 digits,
  * O(1) per stored value, and is exact in the same way, so the order of rows, blocks, threads
  * and ranks is again irrelevant.  The caller may add at most one value per quantity per row
  * and reports its rows (dz_acc_rows_added): digits are normalised every 2^20 rows, before an
