@@ -48,6 +48,7 @@ static const key keys[] = {
     {"data", "test_y", K_NAME, S(test_y), 0, 0, 0, NULL, NULL, 0},
     {"data", "scale", K_DOUBLE, N(scale), 0, HUGE_VAL, 1, NULL, NULL, 0},
     {"data", "dtype", K_DTYPE, N(dtype), 0, 0, 0, NULL, NULL, 0},
+    {"data", "standardize", K_BOOL, N(standardize), 0, 0, 0, NULL, NULL, 0},
     {"model", "type", K_WORD, S(model_type), 0, 0, 0, "logistic softmax", NULL, 0},
     {"model", "classes", K_INT, N(classes), 0, 1 << 24, 0, NULL, NULL, 0},
     {"train", "optimizer", K_WORD, S(optimizer), 0, 0, 0, "gd sgd momentum adam lbfgs newton", NULL, 0},
@@ -586,6 +587,9 @@ void dz_config_describe(const dz_config *c, char *buf, int len)
     size_t n = strlen(buf);
     if (!strcmp(c->model_type, "softmax") && n < (size_t)len) /* (binary hashes stay as they were) */
         snprintf(buf + n, (size_t)len - n, " classes=%lld", (long long)c->classes);
+    n = strlen(buf);
+    if (c->standardize && n < (size_t)len) /* (hashes without it stay as they were) */
+        snprintf(buf + n, (size_t)len - n, " standardize=1");
 }
 
 uint64_t dz_config_hash(const dz_config *c)

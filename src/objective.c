@@ -6,6 +6,7 @@
  * with l2 = l1 = 0 the values are exactly those of plain gradient descent on the loss.
  */
 #include "dz/objective.h"
+#include "dz/standardize.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -103,11 +104,31 @@ int dz_obj_init(dz_obj *o, MPI_Comm comm, const dz_shard *s, const dz_config *cf
     return 0;
 }
 
+int dz_obj_set_standardize(dz_obj *o, const dz_stdz *z)
+{
+    o->qbuf = malloc((size_t)o->n * sizeof(double));
+    o->gbuf = malloc((size_t)o->n * sizeof(double));
+    if (!o->qbuf || !o->gbuf)
+        return -1;
+    o->stdz = z;
+    return 0;
+}
+
+const double *dz_obj_kernel_params(dz_obj *o, const double *p)
+{
+    if (!o->stdz)
+        return p;
+    dz_stdz_to_kernel(o->stdz, o->nk, p, o->qbuf);
+    return o->qbuf;
+}
+
 void dz_obj_free(dz_obj *o)
 {
     if (!o)
         return;
     dz_work_free(&o->wk);
+    free(o->qbuf);
+    free(o->gbuf);
     free(o->tot);
     free(o->evtot);
     free(o->curv);
@@ -164,7 +185,7 @@ static void reduce(dz_obj *o, dz_acc *a, double *out)
 }
 
 /* out (n) = the reduced sums in the caller's units: Σ·x_j / scale / rows for the weights,
- * Σ / rows for the bias, plus (l2/m)·x_j (the penalty's term for ∇J, or H's for H·v). */
+ * Σ / rows for the bias (with standardisation taken back to p's units), plus (l2/m)·x_j (the penalty's term for ∇J, or H's for H·v). */
 static void scale_sums(const dz_obj *o, double rows, const double *x, double *out)
 {
     const double m = (double)o->s->m;
@@ -172,6 +193,10 @@ static void scale_sums(const dz_obj *o, double rows, const double *x, double *ou
         out[j] = o->tot[j] / o->scale / rows;
     for (int64_t k = o->npen; k < o->n; k++)
         out[k] = o->tot[k] / rows;
+    if (o->stdz) { /* back to the standardised units of x */
+        memcpy(o->gbuf, out, (size_t)o->n * sizeof(double));
+        dz_stdz_grad_back(o->stdz, o->nk, o->gbuf, out);
+    }
     if (o->l2 > 0)
         for (int64_t j = 0; j < o->npen; j++)
             out[j] += o->l2 / m * x[j];
@@ -181,10 +206,11 @@ int dz_obj_fg(dz_obj *o, const double *p, const dz_batch *batch, double *f, doub
 {
     const dz_shard *s = o->s;
     dz_acc *acc = &o->wk.grad[0];
-    double zb = z_bound(o, s, p);
+    const double *kp = dz_obj_kernel_params(o, p);
+    double zb = z_bound(o, s, kp);
     /* the bound of the last quantity, Σ loss, from the current p */
     dz_acc_set_bound(acc, o->n, loss_bound(o, (double)s->m, zb));
-    dz_pass ps = {.mode = DZ_PASS_GRAD, .w = p, .b = p[o->npen], .bv = p + o->npen, .scale = o->scale,
+    dz_pass ps = {.mode = DZ_PASS_GRAD, .w = kp, .b = kp[o->npen], .bv = kp + o->npen, .scale = o->scale,
                   .blocks = batch ? batch->blocks : NULL, .nblocks = batch ? batch->nblocks : 0,
                   .dsave = batch ? NULL : o->curv_trial};
     dz_kernel_run(s, &o->wk, &ps);
@@ -206,10 +232,11 @@ void dz_obj_evaluate(dz_obj *o, const dz_shard *s, const double *p, double *loss
 {
     dz_acc *a = &o->wk.eval[0];
     double *out = o->evtot;
-    dz_acc_set_bound(a, 0, loss_bound(o, (double)s->m, z_bound(o, s, p)));
+    const double *kp = dz_obj_kernel_params(o, p);
+    dz_acc_set_bound(a, 0, loss_bound(o, (double)s->m, z_bound(o, s, kp)));
     for (int64_t k = 1; k < o->wk.neval; k++) /* counts */
         dz_acc_set_bound(a, k, 2.0 * (double)s->m);
-    dz_pass ps = {.mode = DZ_PASS_EVAL, .w = p, .b = p[o->npen], .bv = p + o->npen, .scale = o->scale};
+    dz_pass ps = {.mode = DZ_PASS_EVAL, .w = kp, .b = kp[o->npen], .bv = kp + o->npen, .scale = o->scale};
     dz_kernel_run(s, &o->wk, &ps);
     dz_watchdog_enter(o->wd);
     dz_acc_allreduce(o->comm, a, out);
@@ -236,7 +263,8 @@ void dz_obj_hv(dz_obj *o, const double *v, double *hv)
     dz_acc *acc = &o->wk.hv[0];
     /* binary |D·u| <= |u|/4 <= ub/4; softmax |a_k (u_k − Σ a_l u_l)| <= 2 ub; ub from v like
      * z from p; 2x margin */
-    double ub = z_bound(o, s, v);
+    const double *kv = dz_obj_kernel_params(o, v); /* J v: the map is linear */
+    double ub = z_bound(o, s, kv);
     if (!isfinite(ub))
         ub = 0; /* cannot happen for finite v; the non-finite flag would catch the result */
     const double coef = o->K ? 4.0 * m * ub : 0.5 * m * ub;
@@ -246,7 +274,7 @@ void dz_obj_hv(dz_obj *o, const double *v, double *hv)
         dz_acc_set_bound(acc, o->npen + k, coef);
     }
     dz_acc_set_bound(acc, o->n, 0.0);
-    dz_pass ps = {.mode = DZ_PASS_HV, .w = v, .b = v[o->npen], .bv = v + o->npen,
+    dz_pass ps = {.mode = DZ_PASS_HV, .w = kv, .b = kv[o->npen], .bv = kv + o->npen,
                   .scale = o->scale, .dcoef = o->curv};
     dz_kernel_run(s, &o->wk, &ps);
     reduce(o, acc, o->tot);

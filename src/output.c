@@ -301,6 +301,18 @@ int dz_model_write(const char *path, int64_t d, int64_t K, const double *p,
             bad |= write_2d(f, "confusion_test", K, K, H5T_STD_I64LE, H5T_NATIVE_INT64,
                             info->confusion_test);
     }
+    if (info->std) {
+        const double *q = info->original;
+        bad |= dz_h5_write_f64(f, "mean", d, info->mean);
+        bad |= dz_h5_write_f64(f, "std", d, info->std);
+        if (K == 0) {
+            bad |= dz_h5_write_f64(f, "w_original", d, q);
+            bad |= dz_h5_write_f64(f, "b_original", -1, q + d);
+        } else {
+            bad |= write_2d(f, "W_original", K, d, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, q);
+            bad |= dz_h5_write_f64(f, "b_original", K, q + K * d);
+        }
+    }
     bad |= dz_h5_attr_str(f, "format", DZ_MODEL_FORMAT);
     bad |= dz_h5_attr_i64(f, "iterations", info->iterations);
     bad |= dz_h5_attr_str(f, "optimizer", info->optimizer);

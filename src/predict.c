@@ -154,13 +154,19 @@ static int read_model_attrs(hid_t f, const char *path, dz_model *mo, dz_err *e)
     return DZ_OK;
 }
 
-/* The parameters into mo->p (objective layout). */
+/* The parameters the kernels score with into mo->p (objective layout): w and b, or for a
+ * standardised model (it has std) w_original and b_original. */
 static int read_model_params(hid_t f, const char *path, dz_model *mo, dz_err *e)
 {
     const int sm = mo->K > 0;
+    /* a standardised model scores with its parameters in the data's units: the very values
+     * training's own evaluations used (dz/standardize.h) */
+    const int orig = H5Lexists(f, "std", H5P_DEFAULT) > 0;
     hsize_t wd[2] = {0, 0}, bd[1] = {0};
-    double *w = read_param(f, path, sm ? "W" : "w", sm ? 2 : 1, sm ? "(K, d)" : "(d,)", wd, e);
-    double *b = w ? read_param(f, path, "b", sm, sm ? "(K,)" : "(a scalar)", bd, e) : NULL;
+    double *w = read_param(f, path, sm ? (orig ? "W_original" : "W") : (orig ? "w_original" : "w"),
+                           sm ? 2 : 1, sm ? "(K, d)" : "(d,)", wd, e);
+    double *b = w ? read_param(f, path, orig ? "b_original" : "b", sm, sm ? "(K,)" : "(a scalar)",
+                               bd, e) : NULL;
     const int64_t nk = sm ? mo->K : 1, d = sm ? (int64_t)wd[1] : (int64_t)wd[0];
     if (b && sm && ((int64_t)wd[0] != mo->K || (int64_t)bd[0] != mo->K))
         dz_fail(e, DZ_EDATA, "%s: model W has shape (%llu, %llu) and b (%llu,), but classes = %lld",

@@ -20,6 +20,7 @@
 
 #include "dz/binding.h"
 #include "dz/checkpoint.h"
+#include "dz/standardize.h"
 #include "dz/kernel.h"
 #include "dz/metrics.h"
 #include "dz/objective.h"
@@ -158,13 +159,35 @@ static void print_confusion(const char *set, int64_t K, const int64_t *c)
     }
 }
 
+/* [data] standardize: μ and σ of the training set (exact sums), then the objective trains in
+ * standardised units.  Collective; e agreed. */
+static void standardize(MPI_Comm comm, int rank, const dz_shard *tr, const dz_config *cfg,
+                        int nthreads, int quiet, dz_stdz *z, dz_obj *obj, dz_err *e)
+{
+    double t0 = MPI_Wtime();
+    if (dz_stdz_compute(comm, tr, cfg->scale, nthreads, z, e) != DZ_OK)
+        return;
+    if (dz_obj_set_standardize(obj, z) != 0)
+        dz_fail(e, DZ_ERUNTIME, "out of memory for the standardised parameters");
+    if (dz_err_agree(comm, e) != DZ_OK)
+        return;
+    if (rank == 0 && z->nconst)
+        fprintf(stderr, "dztrain: note: %lld of %lld features are constant over the training set "
+                "(standard deviation 0): they are given a standard deviation of 1\n",
+                (long long)z->nconst, (long long)z->d);
+    if (rank == 0 && !quiet)
+        printf("standardized %lld features (mean and standard deviation over %lld rows, %.3f s)\n",
+               (long long)z->d, (long long)tr->m, MPI_Wtime() - t0);
+}
+
 /* The evaluate command's metrics (dz/metrics.h) of p on set s, into *ev.  Returns 1 when
  * computed (the caller frees ev), 0 when not (a logit overflowed: the agreement printed why).
  * Collective. */
-static int set_metrics(MPI_Comm comm, const dz_obj *obj, const dz_shard *s, const double *p,
+static int set_metrics(MPI_Comm comm, dz_obj *obj, const dz_shard *s, const double *p,
                        dz_evaluation *ev)
 {
-    dz_model mo = {.d = s->d, .K = obj->K, .n = obj->n, .p = (double *)p, .scale = obj->scale};
+    dz_model mo = {.d = s->d, .K = obj->K, .n = obj->n,
+                   .p = (double *)dz_obj_kernel_params((dz_obj *)obj, p), .scale = obj->scale};
     dz_pred pr;
     dz_err e = {DZ_OK, ""};
     dz_predict_rows(&mo, s, obj->wk.isa, obj->wk.nthreads, &pr, &e);
@@ -246,6 +269,11 @@ static void finish(MPI_Comm comm, int rank, const dz_config *cfg, const dz_run_o
                             .passes = passes, .grad_max = gmax, .confusion_train = ctr,
                             .confusion_test = cte, .names_from = cfg->train,
                             .settings = settings};
+        if (obj->stdz) {
+            mi.mean = obj->stdz->mean;
+            mi.std = obj->stdz->std;
+            mi.original = dz_obj_kernel_params(obj, p);
+        }
         snprintf(mi.optimizer, sizeof mi.optimizer, "%s", cfg->optimizer);
         snprintf(mi.stop_reason, sizeof mi.stop_reason, "%s", reason);
         if (dz_model_write(cfg->model_out, d, K, p, &mi, e) == DZ_OK)
@@ -382,6 +410,10 @@ int dz_train(MPI_Comm comm, const dz_config *cfg, const dz_run_opts *opts, dz_er
     if (!p || !obj_ok || !opt_ok)
         dz_fail(e, DZ_ERUNTIME, "out of memory for the model, optimizer state and work space "
                 "(d = %lld, %d threads, optimizer %s)", (long long)d, nthreads, cfg->optimizer);
+    dz_stdz stdz;
+    memset(&stdz, 0, sizeof stdz);
+    if (dz_err_agree(comm, e) == DZ_OK && cfg->standardize)
+        standardize(comm, rank, &tr, cfg, nthreads, opts->quiet, &stdz, &obj, e);
     int64_t start = 0;
     double elapsed0 = 0;
     if (e->code == DZ_OK && opts->resume) {
@@ -509,6 +541,7 @@ done:
     dz_metrics_free(&met); /* closes an uncommitted .partial file, which stays for inspection */
     dz_optim_free(&opt);
     dz_obj_free(&obj);
+    dz_stdz_free(&stdz);
     free(p);
     dz_shard_free(&tr);
     dz_shard_free(&te);

@@ -34,6 +34,7 @@ typedef struct dz_config {
     char test_y[DZ_NAME_MAX];       /* "test_set_y" */
     double scale;                   /* 1: features are divided by it; > 0, finite */
     dz_dtype dtype;                 /* native: in-memory feature type (see README) */
+    int standardize;                /* 0: 1 = train on (x/scale − μ)/σ per feature (dz/standardize.h) */
     /* [model] */
     char model_type[32];            /* "logistic" or "softmax" */
     int64_t classes;                /* 0: softmax K = the largest training label + 1; or K >= 2 */

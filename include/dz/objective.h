@@ -30,6 +30,10 @@
  * signal flag was set at an evaluation (it travels in the same allreduce; the caller clears
  * it).  A non-finite sum makes dz_obj_fg return -1 with J = +inf on every rank alike.
  *
+ * Standardisation (dz_obj_set_standardize): p is in standardised units, the penalty applies to
+ * it, and every pass runs with the equivalent parameters in the data's units; gradients and
+ * H·v come back by the chain rule (dz/standardize.h), O(n) per evaluation.
+ *
  * Ownership: dz_obj owns its work space and buffers, borrows the shard; dz_obj_free(NULL)
  * is safe.
  */
@@ -68,10 +72,21 @@ typedef struct dz_obj {
     int64_t evals;                   /* allreduces made */
     int stop;                        /* a rank asked to stop */
     struct dz_watchdog *wd;          /* borrowed, NULL = none: guards every allreduce */
+    const struct dz_stdz *stdz;      /* borrowed, NULL = none: p is in standardised units and
+                                        the kernels see dz_stdz_to_kernel(p) (dz/standardize.h) */
+    double *qbuf, *gbuf;             /* n each, with stdz: the kernel's parameters, its gradient */
 } dz_obj;
 
 /* Parameters of a model with d features: d + 1 (binary, K = 0) or K·(d + 1) (softmax). */
 int64_t dz_obj_nparams(int64_t d, int64_t K);
+
+/* Not collective: train in standardised units (z borrowed, must outlive o).  0, or -1 when
+ * memory is short (the caller agrees on the result). */
+int dz_obj_set_standardize(dz_obj *o, const struct dz_stdz *z);
+
+/* Not collective: the parameters the kernels use for p (p itself without standardisation;
+ * else dz_stdz_to_kernel(p) in a buffer of o, valid until the next call on o). */
+const double *dz_obj_kernel_params(dz_obj *o, const double *p);
 
 /* Not collective (allocation only; the caller agrees on the result). want_hv allocates the
  * curvature buffers and H·v accumulators.  Returns 0, or -1 when memory is short. */

@@ -68,6 +68,8 @@ typedef struct dz_model_info {
     const char *names_from;    /* the training file: its feature_names are copied (dz/names.h);
                                   its path is stored as train_data */
     const char *settings;      /* dz_config_describe: every setting of the run, or NULL */
+    const double *mean, *std;  /* [data] standardize: μ and σ (d each), or NULL */
+    const double *original;    /* with them: the parameters in the data's units (as p) */
 } dz_model_info;
 
 #define DZ_MODEL_FORMAT "dztrain-model-1" /* model.h5's format attribute (written, and checked

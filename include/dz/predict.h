@@ -42,7 +42,8 @@ typedef struct dz_model {
     int64_t d;                  /* features */
     int64_t K;                  /* 0: binary logistic; >= 2: softmax classes */
     int64_t n;                  /* parameters: nk·(d + 1), nk = max(K, 1) */
-    double *p;                  /* n: weights (nk × d) then the nk biases */
+    double *p;                  /* n: weights (nk × d) then the nk biases, as the kernels use
+                                   them (a standardised model's w_original, b_original) */
     double scale;               /* features are divided by it */
     uint64_t config_hash;       /* the training run's identity (copied into pred.h5) */
     uint64_t data_checksum;     /* the training data's checksum */
