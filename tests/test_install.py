@@ -1,7 +1,9 @@
 """cmake --install: the installed trainer runs from another folder with the installed example
 config (its data paths are relative to the config) and reports its version and kernel
-paths; the installed dzconvert converts a CSV there."""
+paths; the installed dzconvert converts a CSV there; the man page holds every line of
+--help (and renders, where man is installed)."""
 import os
+import shutil
 import subprocess
 import sys
 
@@ -37,5 +39,17 @@ p = subprocess.run([conv, "t.csv", "--label", "label", "t.h5"], capture_output=T
 c.check(p.returncode == 0 and os.path.exists(os.path.join(run, "t.h5")) and
         "2 rows x 2 features" in p.stdout,
         "installed bin/dzconvert converts a CSV: %s" % (p.stdout + p.stderr)[-500:])
+# the man page: made from this binary's --help, so every command and exit code is in it
+page = os.path.join(prefix, "share", "man", "man1", "trainer.1")
+helptext = subprocess.run([trainer, "--help"], capture_output=True, text=True).stdout
+troff = open(page).read() if os.path.exists(page) else ""
+c.check(troff.startswith(".TH TRAINER 1") and all(
+            line.replace("\\", "\\e") in troff for line in helptext.splitlines() if line.strip()),
+        "installed share/man/man1/trainer.1 holds every line of --help: %s" % troff[:300])
+if shutil.which("man"):  # rendered (not on a minimal Debian, which has no man-db)
+    p = subprocess.run(["man", "-l", page], capture_output=True, text=True,
+                       env=dict(os.environ, MANWIDTH="100", MAN_KEEP_FORMATTING="0"))
+    c.check(p.returncode == 0 and "trainer - data-parallel logistic" in p.stdout and
+            "75 stopped by SIGTERM" in p.stdout, "man -l trainer.1 renders: %s" % p.stdout[:400])
 print(v.stdout.strip())
 c.finish()
