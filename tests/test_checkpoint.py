@@ -3,7 +3,8 @@ SIGTERM to the job, and resumed with a different N × T, ends with the same bits
 history) as an uninterrupted run; the stop leaves a loadable checkpoint and exit code 75 for
 SIGTERM; a corrupt or truncated checkpoint, changed settings or changed data are refused
 with a message saying what differs (--force accepts settings and iterations, never data).
-Optimizer state (lbfgs, OWL-QN, newton, adam) and the softmax model resume bit for bit too."""
+Optimizer state (lbfgs, OWL-QN, newton, adam) and the softmax model resume bit for bit too, and
+so do runs on sparse (CSR) features; a CSR checkpoint is refused for a changed stored value."""
 import os
 import re
 import shutil
@@ -12,6 +13,7 @@ import subprocess
 import time
 
 import h5py
+import numpy as np
 
 import dztest
 
@@ -178,6 +180,21 @@ dztest.make_multiclass(sdata, 700, 30, 5, "float64", seed=8)
 # (with a test set: metrics.csv's test columns are checkpointed, resumed and digested too)
 smodel = {"data": {"train": sdata, "train_x": "x", "train_y": "y", "test": sdata, "test_x": "x",
                    "test_y": "y"}, "model": {"type": "softmax"}}
+# Sparse (CSR) features, 700 x 50, 20 % non-zeros, every seventh row and the last 60 empty;
+# logistic and softmax (K = 4), with the same file as test set.
+rng = np.random.default_rng(9)
+Xsp = rng.standard_normal((700, 50)) * (rng.random((700, 50)) < 0.2)
+Xsp[::7] = 0
+Xsp[640:] = 0
+ysp = (rng.random(700) < 1 / (1 + np.exp(-(Xsp @ rng.standard_normal(50) / 2)))).astype(np.uint8)
+spdata = os.path.join(w, "sp.h5")
+dztest.make_csr(spdata, Xsp, ysp)
+with h5py.File(spdata, "a") as f:
+    f.create_dataset("y4", data=(np.argmax(Xsp[:, :4], 1) + 2 * (Xsp[:, 4] > 0)) % 4)
+spmodel = {"data": {"train": spdata, "train_x": "x", "train_y": "y", "test": spdata,
+                    "test_x": "x", "test_y": "y"}}
+spsoftmax = {"data": dict(spmodel["data"], train_y="y4", test_y="y4"), "model": {"type": "softmax"}}
+sp_good = os.path.join(w, "sparse_good_ckpt.h5")
 for name, opt, K, full, model in [
         ("lbfgs", dict(optimizer="lbfgs", l2=1.0, memory=5, tolerance=1e-9), 6, 40, None),
         ("owlqn", dict(optimizer="lbfgs", l1=2.0, tolerance=1e-8), 9, 60, None),
@@ -187,7 +204,13 @@ for name, opt, K, full, model in [
         ("softmax_lbfgs", dict(optimizer="lbfgs", l2=1.0, memory=5, tolerance=1e-9), 7, 40, smodel),
         ("softmax_newton", dict(optimizer="newton", l2=0.5, tolerance=1e-10), 2, 20, smodel),
         ("softmax_adam", dict(optimizer="adam", learning_rate=0.01, batch_size=64, seed=3), 29, 60,
-         smodel)]:
+         smodel),
+        ("sparse_gd", dict(optimizer="gd", learning_rate=0.5), 23, 50, spmodel),
+        ("sparse_lbfgs", dict(optimizer="lbfgs", l2=1.0, memory=5, tolerance=1e-9), 6, 40, spmodel),
+        ("sparse_adam", dict(optimizer="adam", learning_rate=0.01, batch_size=64, seed=3), 37, 90,
+         spmodel),
+        ("sparse_softmax_newton", dict(optimizer="newton", l2=0.5, tolerance=1e-10), 2, 20,
+         spsoftmax)]:
     train = dict(opt, iterations=full, log_every=1, block_rows=16)
     secs = dict(model or {"data": base["data"]}, train=train)
     rd, rcfg = folder(name + "_ref", secs)
@@ -200,6 +223,9 @@ for name, opt, K, full, model in [
     c.check(rc == 0 and dztest.ckpt_iteration(os.path.join(d, "ckpt.h5")) == K,
             "%s: first part of %d iterations checkpointed at %d: exit %d %s" % (
                 name, K, dztest.ckpt_iteration(os.path.join(d, "ckpt.h5")), rc, err[-500:]))
+    if name == "sparse_lbfgs":
+        shutil.copy(os.path.join(d, "ckpt.h5"), sp_good)
+        sp_part = dict(secs, train=dict(train, iterations=K), checkpoint={"file": "ckpt.h5", "every": K})
     dztest.write_config(cfg, dict(secs, checkpoint={"file": "ckpt.h5", "every": K}))
     rc, out, err, _ = dztest.mpirun(3, 2, ["--quiet", "--resume", "--force", cfg],
                                     env={"OMP_WAIT_POLICY": "passive"})
@@ -212,4 +238,13 @@ for name, opt, K, full, model in [
             print("%s: uninterrupted run stopped after %d iterations (%s); resumed from %d: %s"
                   % (name, f.attrs["iterations"], f.attrs["stop_reason"].decode(), K,
                      "identical" if got == ref_opt else "DIFFERENT"))
+
+# A CSR checkpoint with one stored value of the training data changed: refused (exit 3).
+spdata2 = os.path.join(w, "sp2.h5")
+shutil.copy(spdata, spdata2)
+with h5py.File(spdata2, "r+") as f:
+    f["x/data"][0] += 1.0
+sp_other = dict(sp_part, data=dict(sp_part["data"], train=spdata2))
+resume_expect("sparse_changed_data", sp_good, sp_other, 3,
+              "the training data differ from the checkpoint's")
 c.finish()

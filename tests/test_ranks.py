@@ -1,12 +1,14 @@
 """Ranks × threads: the same training at N ∈ {1, 2, 3, 4, 8} ranks × T ∈ {1, 2, 3} threads
 gives bit-identical w, b and loss history (reproducible = true, the default), on data whose
 row count is not a multiple of N·T, with ranks that own no rows (m < N), in every in-memory
-dtype, for the softmax model with every optimizer, and on the course's cat data when present.  With reproducible = false the results
-must still agree to 1e-12 relative.  Also checks against an independent numpy float64
-gradient descent."""
+dtype, for the softmax model with every optimizer, on sparse (CSR) features with empty rows
+and a rank that owns only empty rows, and on the course's cat data when present.  With
+reproducible = false the results must still agree to 1e-12 relative.  Also checks against an
+independent numpy float64 gradient descent."""
 import os
 import subprocess
 
+import h5py
 import numpy as np
 
 import dztest
@@ -134,6 +136,60 @@ for name, opt in [
                                    log_every=1, block_rows=4))]:
     data = dict(data_s, test=h5s, test_x="x", test_y="y") if name == "softmax_gd" else data_s
     run_grid(name, h5s, {"data": data, "model": {"type": "softmax"}, "train": opt}, SUB)
+# Sparse (CSR) features: m = 389 (prime), d = 17, float32 values, ~10 % of the rows empty
+# (scattered) and the last 130 in one run.  Ranks own runs of whole blocks balanced by
+# non-zeros + 4·rows (src/shard_csr.c), so at N = 8 the last rank owns only empty rows;
+# csr_owners() replays that cut to show it.  gd (also against numpy), lbfgs and softmax gd, each
+# with a test set (the same file); a 5-row CSR set with N > blocks leaves ranks without rows.
+
+
+def csr_owners(indptr, m, B, N):
+    """(first row, end row, non-zeros) of each rank under shard_csr.c's cut: block k costs its
+    non-zeros + 4·rows; rank r starts at the first block where the cost before it reaches
+    r/N of the total."""
+    nb = -(-m // B)
+    bnd = [int(indptr[min(k * B, m)]) for k in range(nb + 1)]
+    cost = [bnd[k + 1] - bnd[k] + 4 * min(B, m - k * B) for k in range(nb)]
+    starts, acc = [0] + [None] * (N - 1) + [nb], 0
+    for k in range(nb + 1):
+        for r in range(1, N):
+            if starts[r] is None and acc * N >= sum(cost) * r:
+                starts[r] = k
+        acc += cost[k] if k < nb else 0
+    return [(starts[r] * B, min(starts[r + 1] * B, m),
+             bnd[starts[r + 1]] - bnd[starts[r]]) for r in range(N)]
+
+
+rng = np.random.default_rng(11)
+m_sp, L_sp = 389, 130
+Xsp = rng.standard_normal((m_sp, 17)).astype(np.float32) * (rng.random((m_sp, 17)) < 0.3)
+Xsp[rng.choice(m_sp - L_sp, (m_sp - L_sp) // 10, replace=False)] = 0
+Xsp[m_sp - L_sp:] = 0
+ysp = (rng.random(m_sp) < 1 / (1 + np.exp(-(Xsp @ rng.standard_normal(17) + 0.2)))).astype(np.uint8)
+Z3 = Xsp @ rng.standard_normal((17, 3)) * 1.5
+y3 = np.array([rng.choice(3, p=np.exp(z) / np.exp(z).sum()) for z in Z3]).astype(np.int32)
+h5sp = os.path.join(w, "sparse.h5")
+Xsp_d, _ = dztest.make_csr(h5sp, Xsp, ysp, data_dtype="float32")
+with h5py.File(h5sp, "a") as f:
+    f.create_dataset("y3", data=y3)
+nnz_sp = (Xsp != 0).sum(1)
+owners = csr_owners(np.concatenate([[0], np.cumsum(nnz_sp)]), m_sp, 4, 8)
+print("sparse: %d of %d rows empty; at N = 8 (block_rows 4) the ranks own rows/non-zeros %s"
+      % (int(np.sum(nnz_sp == 0)), m_sp, ["%d-%d/%d" % o for o in owners]))
+c.check(any(a < b and z == 0 for a, b, z in owners),
+        "sparse: no rank owns only empty rows at N = 8: %s" % owners)
+data_sp = {"train_x": "x", "train_y": "y", "test": h5sp, "test_x": "x", "test_y": "y"}
+run_grid("sparse_gd", h5sp, {"data": data_sp, "train": dict(train, block_rows=4)}, GRID,
+         Xsp_d, ysp)
+run_grid("sparse_lbfgs", h5sp, {"data": data_sp, "train": dict(
+    optimizer="lbfgs", l2=1.0, tolerance=1e-9, iterations=100, log_every=1, block_rows=4)}, SUB)
+run_grid("sparse_softmax_gd", h5sp, {"data": dict(data_sp, train_y="y3", test_y="y3"),
+                                     "model": {"type": "softmax"},
+                                     "train": dict(train, block_rows=4)}, SUB)
+h5sp5 = os.path.join(w, "sparse5.h5")
+dztest.make_csr(h5sp5, Xsp[:5] + np.eye(5, 17, dtype=np.float32), np.array([0, 1, 1, 0, 1], "u1"))
+run_grid("sparse_m5", h5sp5, {"data": {"train_x": "x", "train_y": "y"},
+                              "train": dict(train, block_rows=1)}, SUB)
 # Every kernel path this CPU runs (DZ_ISA) gives the same bits as well: the grid's corners
 # under each path, for a first-order and a second-order run and on the cat data below.
 print("kernel paths on this CPU: %s" % ", ".join(PATHS))
@@ -145,6 +201,9 @@ run_grid("f32_paths", h5, {"data": data_a, "train": dict(train, block_rows=4)},
 run_grid("newton_paths", h5, {"data": data_a, "train": dict(optimizer="newton", l2=0.5,
          tolerance=1e-10, iterations=50, log_every=1, block_rows=4)}, [(1, 1), (3, 2)],
          paths=[""] + PATHS)
+run_grid("sparse_lbfgs_paths", h5sp, {"data": data_sp, "train": dict(
+    optimizer="lbfgs", l2=1.0, tolerance=1e-9, iterations=100, log_every=1, block_rows=4)},
+    [(1, 1), (3, 2)], paths=[""] + PATHS)
 run_grid("softmax_newton_paths", h5s, {"data": data_s, "model": {"type": "softmax"},
          "train": dict(optimizer="newton", l2=0.5, tolerance=1e-10, iterations=50, log_every=1,
                        block_rows=4)}, [(1, 1), (3, 2)], paths=[""] + PATHS)
