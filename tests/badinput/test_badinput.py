@@ -383,7 +383,7 @@ data_case("h5_x_missing", 3, r"features dataset 'train_set_x' not found",
           lambda d: h5(d, **{Y: labels()}))
 data_case("h5_y_missing", 3, r"labels dataset 'train_set_y' not found",
           lambda d: h5(d, **{X: feats()}))
-data_case("h5_x_is_group", 3, r"'train_set_x' is not a dataset",
+data_case("h5_x_is_group", 3, r"train\.h5: CSR group 'train_set_x' has no attribute 'shape'",
           lambda d: h5(d, **{X: lambda f, k: f.create_group(k), Y: labels()}))
 data_case("h5_x_scalar", 3, r"features dataset 'train_set_x' is a scalar",
           lambda d: h5(d, **{X: np.float32(1.5), Y: labels()}))
@@ -429,6 +429,113 @@ data_case("dtype_uint8_on_float", 2, r"\[data\] dtype = uint8 needs unsigned 8-b
           r".*train\.h5:train_set_x is float32", good,
           body="[data]\ntrain = train.h5\ndtype = uint8\n")
 
+
+
+# CSR features (an HDF5 group: data, indices, indptr; attributes shape, encoding-type).
+# Every row i holds columns 0 and 2, stored at data[2i], data[2i + 1]; each case spoils one
+# thing.  Rows 37-39 lie on the last rank at N = 3; row 16 starts the second block.
+class Csr:
+    def __init__(self, m=M, n=D):
+        self.shape = (m, n)
+        self.indptr = np.arange(0, 2 * m + 1, 2, dtype=np.int64)
+        self.indices = np.tile([0, 2], m).astype(np.int64)
+        self.data = np.arange(1, 2 * m + 1, dtype=np.float64) / m
+
+
+def csr(d, edit=None, name="train.h5", m=M, n=D, xname=X, yname=Y, y=None, after=None, **kw):
+    """train.h5 (or name) with CSR features; edit(Csr) changes the arrays before writing,
+    after(group) the written group."""
+    a = Csr(m, n)
+    if edit:
+        edit(a)
+    dztest.make_csr(os.path.join(d, name), a, labels(m) if y is None else y, xname, yname, **kw)
+    if after:
+        with h5py.File(os.path.join(d, name), "r+") as f:
+            after(f[xname])
+
+
+def csr_case(name, frag, edit=None, code=3, body=BASE, **kw):
+    CASES.append(Case("csr_" + name, code, frag, lambda d: (csr(d, edit, **kw), cfg(d, body))[1]))
+
+
+def _set(attr, index, value):
+    def edit(a):
+        getattr(a, attr)[index] = value
+    return edit
+
+
+def _grow(a, k=1):  # one more stored value at the end (indptr[m] left alone)
+    a.data, a.indices = np.append(a.data, [1.0] * k), np.append(a.indices, [3] * k)
+
+
+def _del(member):
+    def after(g):
+        if member in g.attrs:
+            del g.attrs[member]
+        else:
+            del g[member]
+    return after
+
+
+def _attr(key, value):
+    def after(g):
+        g.attrs[key] = value
+    return after
+
+
+csr_case("indptr_short", r"train\.h5: CSR group 'train_set_x': indptr has 40 entries; shape "
+         r"\(40, 4\) needs m \+ 1 = 41", lambda a: setattr(a, "indptr", a.indptr[:-1]))
+csr_case("indptr_start_1", r"train_set_x/indptr\[0\] = 1; CSR offsets start at 0",
+         lambda a: (_grow(a), setattr(a, "indptr", a.indptr + 1)))
+csr_case("indptr_decreasing", r"train\.h5: train_set_x/indptr at row 37: offsets 74, 73 are not "
+         r"non-decreasing", _set("indptr", 38, 73))
+csr_case("indptr_down_at_block", r"train_set_x/indptr at row 16: offsets 35, 34 are not "
+         r"non-decreasing", _set("indptr", 16, 35))
+csr_case("indptr_end_short", r"train_set_x/indptr\[40\] = 80, but data holds 81 values", _grow)
+csr_case("indices_data_lengths", r"CSR group 'train_set_x': indices has 79 entries but data has 80",
+         lambda a: setattr(a, "indices", a.indices[:-1]))
+csr_case("index_negative", r"train\.h5: train_set_x row 39 has column index -1, outside "
+         r"\[0, d = 4\)", _set("indices", 78, -1))
+csr_case("index_is_d", r"train_set_x row 39 has column index 4, outside \[0, d = 4\)",
+         _set("indices", 79, 4))
+csr_case("index_beyond_int32", r"train_set_x row 39 has column index 4294967298, outside "
+         r"\[0, d = 4\)", _set("indices", 79, 2**32 + 2), idx_dtype="int64")
+csr_case("indices_unsorted", r"train_set_x row 39: column indices are not strictly ascending",
+         lambda a: a.indices.__setitem__(slice(78, 80), [2, 0]))
+csr_case("indices_duplicate", r"train_set_x row 39: column indices are not strictly ascending",
+         _set("indices", 78, 2))
+csr_case("value_nan", r"train\.h5: train_set_x row 39, column 2 has value nan; features must be "
+         r"finite", _set("data", 79, np.nan))
+csr_case("value_neginf_f32", r"train_set_x row 39, column 2 has value -inf; features must be finite",
+         _set("data", 79, -np.inf), data_dtype="float32")
+csr_case("no_shape", r"train\.h5: CSR group 'train_set_x' has no attribute 'shape'",
+         after=_del("shape"))
+csr_case("shape_3", r"CSR group 'train_set_x': attribute 'shape' must be two non-negative "
+         r"integers", after=_attr("shape", np.array([40, 4, 1])))
+csr_case("shape_float", r"CSR group 'train_set_x': attribute 'shape' must be two non-negative "
+         r"integers", after=_attr("shape", np.array([40.0, 4.0])))
+csr_case("encoding_csc", r"train\.h5: group 'train_set_x' has encoding-type 'csc_matrix'",
+         after=_attr("encoding-type", "csc_matrix"))
+for member in ("data", "indices", "indptr"):
+    csr_case("no_" + member, r"train\.h5: .*'train_set_x/%s'.*not found" % member,
+             after=_del(member))
+csr_case("indices_float", r"CSR dataset 'train_set_x/indices' has type float64; expected an "
+         r"integer type", after=lambda g: (_del("indices")(g), g.create_dataset(
+             "indices", data=np.tile([0.0, 2.0], M))))
+csr_case("labels_m_mismatch", r"labels 'train_set_y' shape \(39,\) does not fit", y=labels(39))
+csr_case("dtype_uint8", r"\[data\] dtype = uint8 is for dense features; the CSR values of "
+         r".*train\.h5:train_set_x are held as float32 or float64", code=2,
+         body="[data]\ntrain = train.h5\ndtype = uint8\n", data_dtype="uint8")
+TEST_CSR = "[data]\ntrain = train.h5\ntest = test.h5\n"
+CASES.append(Case("csr_test_row_unsorted", 3, r"test\.h5: test_set_x row 19: column indices are "
+                  r"not strictly ascending", lambda d: (
+                      csr(d), csr(d, lambda a: a.indices.__setitem__(slice(38, 40), [2, 0]),
+                                  "test.h5", m=20, xname="test_set_x", yname="test_set_y"),
+                      cfg(d, TEST_CSR))[2]))
+CASES.append(Case("csr_test_d_differs", 3, r"test features have 3 values per row, training "
+                  r"features 4", lambda d: (csr(d), csr(d, name="test.h5", m=20, n=3,
+                                                         xname="test_set_x", yname="test_set_y"),
+                                            cfg(d, TEST_CSR))[2]))
 
 # softmax labels and sizes
 SOFTMAX = BASE + "[model]\ntype = softmax\n"
@@ -515,6 +622,11 @@ scoring_case("evaluate_label_ge_K", 3, r"label train_set_y\[39\] = 3; softmax la
              r"integers 0 \.\.\. 2", EVAL, model=lambda d: model_file(d, K=3),
              data=lambda d: h5(d, **{X: feats(), Y: bad_labels(3, "uint8")}))
 
+scoring_case("csr_predict_value_nan", 3, r"train\.h5: train_set_x row 39, column 2 has value nan",
+             PRED, data=lambda d: csr(d, _set("data", 79, np.nan)))
+scoring_case("csr_evaluate_unsorted", 3, r"train\.h5: train_set_x row 39: column indices "
+             r"are not strictly ascending", EVAL,
+             data=lambda d: csr(d, lambda a: a.indices.__setitem__(slice(78, 80), [2, 0])))
 
 def named(d, path, names, vlen=False):
     """Add a feature_names dataset (fixed-length, or variable-length strings) to d/path."""
