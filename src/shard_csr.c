@@ -17,7 +17,9 @@
  *   1. block starts of indptr (collective read, the same selection on every rank): indptr[0]
  *      = 0 and indptr[m] = nnz are checked here;
  *   2. this rank's slice indptr[row0 … row0 + rows] (collective): monotone, within [0, nnz];
- *   3. memory check, then the slices of indices and data and the labels (collective);
+ *   3. memory check, then the slices of indices (independent reads of 2^20 values through an
+ *      int64 buffer, so a value beyond int32 is named as the file has it) and data and the
+ *      labels (collective);
  *   4. scan (OpenMP): indices strictly ascending within each row and in [0, d), values
  *      finite, per-column max |x| (thread-private d arrays: O(d·T) memory), the checksum.
  * Refusals are DZ_EDATA naming the global row.  Duplicate or unsorted indices are refused,
@@ -31,6 +33,7 @@
 #include <hdf5.h>
 #include <math.h>
 #include <omp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,6 +220,43 @@ static void read_slice(MPI_Comm comm, hid_t ds, hid_t dxpl, hid_t mt, int64_t lo
     H5Sclose(fs);
 }
 
+/* Not collective: this rank's nnz column numbers from position lo of indices into s->col, in
+ * independent reads of 2^20 values through an int64 buffer (any file integer type), narrowed
+ * to int32; a value outside int32 is stored as INT32_MAX (outside [0, d), so the scan refuses
+ * it) and the first one's position and value are kept for the message. */
+static void read_indices(MPI_Comm comm, hid_t ds, int64_t lo, dz_shard *s, const char *path,
+                         const char *name, int64_t *big_pos, int64_t *big_val)
+{
+    enum { CHUNK = 1 << 20 };
+    int64_t *buf = malloc((size_t)(s->nnz < CHUNK ? (s->nnz ? s->nnz : 1) : CHUNK) * sizeof(int64_t));
+    if (!buf)
+        dz_fatal(comm, DZ_ERUNTIME, "out of memory reading %s", name);
+    hid_t ind = H5Pcreate(H5P_DATASET_XFER);
+    H5Pset_dxpl_mpio(ind, H5FD_MPIO_INDEPENDENT);
+    hid_t fs = H5Dget_space(ds);
+    for (int64_t k0 = 0; k0 < s->nnz; k0 += CHUNK) {
+        hsize_t start = (hsize_t)(lo + k0), count = (hsize_t)(s->nnz - k0 < CHUNK ? s->nnz - k0 : CHUNK);
+        hid_t ms = H5Screate_simple(1, &count, NULL);
+        H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &count, NULL);
+        if (H5Dread(ds, H5T_NATIVE_INT64, ms, fs, ind, buf) < 0)
+            dz_fatal(comm, DZ_EDATA, "%s: reading %s [%lld, %lld) failed (truncated file?)", path,
+                     name, (long long)start, (long long)(start + count));
+        H5Sclose(ms);
+        for (hsize_t t = 0; t < count; t++) {
+            const int64_t v = buf[t];
+            const int in = v >= INT32_MIN && v <= INT32_MAX;
+            if (!in && *big_pos < 0) {
+                *big_pos = k0 + (int64_t)t;
+                *big_val = v;
+            }
+            s->col[k0 + (int64_t)t] = in ? (int32_t)v : INT32_MAX;
+        }
+    }
+    H5Sclose(fs);
+    H5Pclose(ind);
+    free(buf);
+}
+
 /* Checks of the block starts every rank holds alike: indptr[0] = 0, indptr[m] = nnz. */
 static int check_ends(const int64_t *bnd, int64_t nb, const dz_plan *p, const char *path,
                       const char *xname, dz_err *e)
@@ -252,6 +292,7 @@ static int local_offsets(const int64_t *ip, const dz_plan *p, const char *path, 
 
 typedef struct bad_row {
     int64_t row, col; /* global row (-1: none), the column at fault (-1: the order) */
+    int64_t k;        /* its position in the shard's values */
     double val;
     int why;          /* 1 index out of range, 2 not ascending, 3 non-finite value */
 } bad_row;
@@ -271,7 +312,7 @@ typedef struct bad_row {
                 int why = j < 0 || j >= s->d ? 1 : k > p0 && j <= s->col[k - 1] ? 2          \
                         : !(a <= DBL_MAX) ? 3 : 0;                                          \
                 if (why) {                                                                   \
-                    *bad = (bad_row){s->row0 + i, j, (double)v[k], why};                     \
+                    *bad = (bad_row){s->row0 + i, j, k, (double)v[k], why};                  \
                     break;                                                                   \
                 }                                                                            \
                 mx[j] = a > mx[j] ? a : mx[j];                                               \
@@ -303,13 +344,14 @@ static void report(const bad_row *b, const dz_shard *s, const char *path, const 
                 path, xname, (long long)b->row, (long long)b->col, b->val);
 }
 
-static int csr_scan(MPI_Comm comm, const char *path, const char *xname, dz_shard *s, dz_err *e)
+static int csr_scan(MPI_Comm comm, const char *path, const char *xname, dz_shard *s,
+                    int64_t big_pos, int64_t big_val, dz_err *e)
 {
     const int64_t d = s->d;
     const int nt = omp_get_max_threads();
     double *mxall = calloc((size_t)nt * (size_t)d, sizeof(double));
     s->maxabs = calloc((size_t)d, sizeof(double));
-    bad_row bad = {-1, -1, 0, 0};
+    bad_row bad = {-1, -1, -1, 0, 0};
     uint64_t checksum = 0;
     if (!mxall || !s->maxabs)
         dz_fail(e, DZ_ERUNTIME, "out of memory for %d x %lld column maxima", nt, (long long)d);
@@ -317,7 +359,7 @@ static int csr_scan(MPI_Comm comm, const char *path, const char *xname, dz_shard
 #pragma omp parallel reduction(+ : checksum)
         {
             const int t = omp_get_thread_num(), n = omp_get_num_threads();
-            bad_row b = {-1, -1, 0, 0};
+            bad_row b = {-1, -1, -1, 0, 0};
             uint64_t sum = 0;
             const int64_t lo = s->rows * t / n, hi = s->rows * (t + 1) / n;
             if (s->dtype == DZ_DTYPE_F32)
@@ -333,6 +375,8 @@ static int csr_scan(MPI_Comm comm, const char *path, const char *xname, dz_shard
             for (int64_t j = 0; j < d; j++)
                 if (mxall[(size_t)t * (size_t)d + (size_t)j] > s->maxabs[j])
                     s->maxabs[j] = mxall[(size_t)t * (size_t)d + (size_t)j];
+        if (bad.why == 1 && bad.k == big_pos) /* saturated on the way in: the file's value */
+            bad.col = big_val;
         if (bad.row >= 0)
             report(&bad, s, path, xname, e);
     }
@@ -372,13 +416,14 @@ static int plan_rows(MPI_Comm comm, hid_t f, hid_t dxpl, const dz_shard_req *r, 
     s->rowptr = malloc((size_t)(s->rows + 1) * sizeof(int64_t));
     if ((!ip || !s->rowptr) && e->code == DZ_OK)
         dz_fail(e, DZ_ERUNTIME, "out of memory for %lld row offsets", (long long)s->rows);
-    if (dz_err_agree(comm, e) == DZ_OK) {
+    if (dz_err_agree(comm, e) == DZ_OK) { /* (each agreement prints a failure once) */
         read_slice(comm, ds, dxpl, H5T_NATIVE_INT64, s->row0, s->rows + 1, ip, r->path, name);
         local_offsets(ip, p, r->path, r->xname, s, lo, e);
+        dz_err_agree(comm, e);
     }
     free(ip);
     H5Dclose(ds);
-    return dz_err_agree(comm, e);
+    return e->code;
 }
 
 int dz_csr_load(MPI_Comm comm, const dz_shard_req *r, const dz_plan *p, dz_shard *s, dz_err *e)
@@ -412,8 +457,8 @@ int dz_csr_load(MPI_Comm comm, const dz_shard_req *r, const dz_plan *p, dz_shard
     char name[512];
     snprintf(name, sizeof name, "%s/indices", r->xname);
     hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
-    /* out-of-range indices saturate at INT32_MIN/MAX, still outside [0, d): the scan sees them */
-    read_slice(comm, ds, dxpl, H5T_NATIVE_INT32, lo, s->nnz, s->col, r->path, name);
+    int64_t big_pos = -1, big_val = 0;
+    read_indices(comm, ds, lo, s, r->path, name, &big_pos, &big_val);
     H5Dclose(ds);
     snprintf(name, sizeof name, "%s/data", r->xname);
     ds = H5Dopen2(f, name, H5P_DEFAULT);
@@ -429,7 +474,7 @@ int dz_csr_load(MPI_Comm comm, const dz_shard_req *r, const dz_plan *p, dz_shard
     t0 = MPI_Wtime();
     int code = r->yname ? dz_shard_check_labels(comm, r, s, e) : DZ_OK;
     if (code == DZ_OK)
-        code = csr_scan(comm, r->path, r->xname, s, e);
+        code = csr_scan(comm, r->path, r->xname, s, big_pos, big_val, e);
     s->scan_s = MPI_Wtime() - t0;
 out:
     if (f >= 0) {
