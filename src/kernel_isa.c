@@ -682,6 +682,10 @@ static void fold_touched(dz_slot *sl, const int32_t *touched, int64_t nt, const 
     }
 }
 
+#ifndef CSR_AHEAD
+#define CSR_AHEAD 2 /* rows ahead whose column slots are prefetched (binary CSR passes) */
+#endif
+
 #define DEFINE_CSR(T, SUF)                                                                   \
     static inline double cdot_##SUF(const int32_t *col, const T *val, int64_t n,             \
                                     const double *w)                                          \
@@ -721,6 +725,9 @@ static void fold_touched(dz_slot *sl, const int32_t *touched, int64_t nt, const 
             const int32_t *col = s->col + rp[i];                                             \
             const T *val = v + rp[i];                                                        \
             const int64_t nv = rp[i + 1] - rp[i];                                            \
+            if (i + CSR_AHEAD < i0 + n) /* the slots of a row ahead: memory works meanwhile */ \
+                for (int64_t k = rp[i + CSR_AHEAD]; k < rp[i + CSR_AHEAD + 1]; k++)          \
+                    __builtin_prefetch(&sl[s->col[k]], 1, 3);                                \
             const double c = row_coef(sdot_##SUF(col, val, nv, sl), i - i0, s->y + i0, b,    \
                                       scale, hv, save, &sloss);                              \
             sdz += c;                                                                        \
