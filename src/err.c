@@ -16,6 +16,7 @@ int dz_fail(dz_err *e, int code, const char *fmt, ...)
         vsnprintf(e->msg, sizeof e->msg, fmt, ap);
         va_end(ap);
         e->code = code;
+        e->reported = 0;
     }
     return code;
 }
@@ -30,12 +31,13 @@ int dz_err_agree(MPI_Comm comm, dz_err *e)
     DZ_MPI(MPI_Allreduce(&in, &out, 1, MPI_2INT, MPI_MINLOC, comm));
     if (out.who == INT_MAX)
         return DZ_OK;
-    if (rank == out.who) {
+    if (rank == out.who && !e->reported) {
         fprintf(stderr, "dztrain: rank %d: %s\n", rank, e->msg);
         fflush(stderr);
     }
     DZ_MPI(MPI_Bcast(e->msg, (int)sizeof e->msg, MPI_CHAR, out.who, comm));
     e->code = out.code;
+    e->reported = 1;
     return out.code;
 }
 

@@ -264,7 +264,7 @@ int dz_evaluate_main(MPI_Comm comm, int argc, char **argv)
         return code < 0 ? DZ_OK : code;
     int rank;
     MPI_Comm_rank(comm, &rank);
-    dz_err e = {DZ_OK, ""};
+    dz_err e = {.code = DZ_OK};
     if (rank == 0 && v[4])
         dz_out_check_writable(v[4], "evaluate --json", &e);
     DZ_TRY(dz_err_agree(comm, &e));

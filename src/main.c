@@ -153,7 +153,7 @@ static int cmd_train(MPI_Comm comm, const cli *c)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGUSR1, &sa, NULL);
 
-    dz_err e = {DZ_OK, ""};
+    dz_err e = {.code = DZ_OK};
     dz_config cfg;
     int code = dz_config_load(comm, c->pos[0], c->sets, c->nsets, &cfg, &e);
     if (code == DZ_OK)
@@ -176,7 +176,7 @@ static int cmd_info(MPI_Comm comm, const cli *c)
     DZ_MPI(MPI_Comm_rank(comm, &rank));
     if (c->nsets || c->opts.resume || c->opts.force)
         return usage_error(rank, "info takes a file and no --set, --resume or --force", NULL);
-    dz_err e = {DZ_OK, ""};
+    dz_err e = {.code = DZ_OK};
     return dz_info_run(comm, c->pos[0], &e);
 }
 

@@ -479,7 +479,7 @@ int dz_predict_main(MPI_Comm comm, int argc, char **argv)
         }
         return DZ_ECONFIG;
     }
-    dz_err e = {DZ_OK, ""};
+    dz_err e = {.code = DZ_OK};
     if (rank == 0)
         dz_out_check_writable(v[3], "predict --out", &e);
     DZ_TRY(dz_err_agree(comm, &e));

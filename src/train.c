@@ -187,9 +187,9 @@ static int set_metrics(MPI_Comm comm, dz_obj *obj, const dz_shard *s, const doub
                        dz_evaluation *ev)
 {
     dz_model mo = {.d = s->d, .K = obj->K, .n = obj->n,
-                   .p = (double *)dz_obj_kernel_params((dz_obj *)obj, p), .scale = obj->scale};
+                   .p = (double *)dz_obj_kernel_params(obj, p), .scale = obj->scale};
     dz_pred pr;
-    dz_err e = {DZ_OK, ""};
+    dz_err e = {.code = DZ_OK};
     dz_predict_rows(&mo, s, obj->wk.isa, obj->wk.nthreads, &pr, &e);
     int ok = dz_err_agree(comm, &e) == DZ_OK && dz_eval_compute(comm, s, &pr, obj->K, ev, &e) == DZ_OK;
     dz_pred_free(&pr);

@@ -31,6 +31,7 @@ enum {
 typedef struct dz_err {
     int code;              /* DZ_OK or one of the codes above */
     char msg[DZ_MSG_MAX];  /* one line, no trailing newline */
+    int reported;          /* 1 once an agreement has printed msg (dz_fail clears it) */
 } dz_err;
 
 /* Set *e (if e is not NULL) to code and a printf-formatted message; returns code.
@@ -40,7 +41,9 @@ int dz_fail(dz_err *e, int code, const char *fmt, ...)
 
 /* Collective over comm.  Returns DZ_OK on every rank when no rank has e->code != 0;
  * otherwise the lowest failing rank prints "dztrain: rank R: <msg>" to stderr and every
- * rank returns that rank's code (the message is copied into e on every rank). */
+ * rank returns that rank's code (the message is copied into e on every rank).  Agreeing
+ * again on an error that was already agreed prints nothing more, so a phase may agree
+ * without knowing whether an earlier one did. */
 int dz_err_agree(MPI_Comm comm, dz_err *e);
 
 /* Not collective: print "dztrain: rank R: <msg>" and end the whole job with MPI_Abort(code).
