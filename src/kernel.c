@@ -277,6 +277,13 @@ int dz_work_init_hv(dz_work *wk)
     return 0;
 }
 
+int dz_work_init_csr(dz_work *wk)
+{
+    wk->slots = malloc((size_t)wk->nthreads * (size_t)wk->d * sizeof(dz_slot));
+    wk->touched = malloc((size_t)wk->nthreads * (size_t)wk->d * sizeof(int32_t));
+    return wk->slots && wk->touched ? 0 : -1; /* dz_work_free releases what was made */
+}
+
 void dz_work_free(dz_work *wk)
 {
     if (!wk)
@@ -289,6 +296,7 @@ void dz_work_free(dz_work *wk)
     free(wk->blk);
     free(wk->scr);
     free(wk->slots);
+    free(wk->touched);
     free(wk->grad);
     free(wk->eval);
     free(wk->hv);
@@ -336,7 +344,7 @@ static void csr_slots_pass(const dz_shard *s, const dz_work *wk, const dz_pass *
 }
 
 /* One thread's share of the blocks (an orphaned omp for): each block's partial folded into a,
- * or, for CSR gradient and H·v passes, every value folded as it is made. */
+ * or, for softmax CSR gradient and H·v passes, every value folded as it is made. */
 static void blocks_pass(const dz_shard *s, const dz_work *wk, const dz_pass *ps, dz_acc *a,
                         double *blk, double *scr, int64_t nblocks)
 {
@@ -345,12 +353,11 @@ static void blocks_pass(const dz_shard *s, const dz_work *wk, const dz_pass *ps,
     for (int64_t k = 0; k < nblocks; k++) {
         int64_t i0 = (ps->blocks ? ps->blocks[k] : k) * B;
         int64_t rows = s->rows - i0 < B ? s->rows - i0 : B;
-        if (dz_shard_is_csr(s) && ps->mode != DZ_PASS_EVAL) {
-            const int64_t K = wk->K, m = K ? K : 1; /* values saved per row */
-            const double *hv = ps->mode == DZ_PASS_HV ? ps->dcoef + i0 * m : NULL;
-            double *save = ps->mode == DZ_PASS_GRAD && ps->dsave ? ps->dsave + i0 * m : NULL;
-            wk->isa->csr_grad(s, i0, rows, K, ps->w, K ? ps->bv : &ps->b, ps->scale, a, hv, save,
-                              scr);
+        if (dz_shard_is_csr(s) && ps->mode != DZ_PASS_EVAL) { /* softmax: A (K) per row */
+            const int64_t K = wk->K;
+            const double *hv = ps->mode == DZ_PASS_HV ? ps->dcoef + i0 * K : NULL;
+            double *save = ps->mode == DZ_PASS_GRAD && ps->dsave ? ps->dsave + i0 * K : NULL;
+            wk->isa->csr_grad(s, i0, rows, K, ps->w, ps->bv, ps->scale, a, hv, save, scr);
         } else {
             block_pass(s, wk, ps, i0, rows, blk, scr);
             dz_acc_fold(a, blk);
@@ -367,7 +374,8 @@ void dz_kernel_run(const dz_shard *s, dz_work *wk, const dz_pass *ps)
     int team = 1;
     const int use_slots = dz_shard_is_csr(s) && !wk->K && ps->mode != DZ_PASS_EVAL;
     if (use_slots && !wk->slots)
-        wk->slots = malloc((size_t)wk->nthreads * (size_t)s->d * (sizeof(dz_slot) + 4));
+        dz_fatal(MPI_COMM_WORLD, DZ_EINTERNAL, "%s:%d: a binary CSR pass without "
+                 "dz_work_init_csr (a bug)", __FILE__, __LINE__);
 #pragma omp parallel num_threads(wk->nthreads)
     {
         int t = omp_get_thread_num(), nt = omp_get_num_threads(); /* nt may be < nthreads */
@@ -376,11 +384,9 @@ void dz_kernel_run(const dz_shard *s, dz_work *wk, const dz_pass *ps)
         dz_acc *a = &accs[t]; /* shares accs[0]'s bounds */
         dz_acc_zero(a);
         double *blk = wk->blk + (size_t)t * (size_t)nblk, *scr = wk->scr + (size_t)t * (size_t)nscr;
-        if (use_slots && wk->slots)
-            csr_slots_pass(s, wk, ps, a, (dz_slot *)wk->slots + (size_t)t * (size_t)s->d,
-                           (int32_t *)((dz_slot *)wk->slots + (size_t)wk->nthreads * (size_t)s->d) +
-                               (size_t)t * (size_t)s->d,
-                           nblocks);
+        if (use_slots)
+            csr_slots_pass(s, wk, ps, a, wk->slots + (size_t)t * (size_t)s->d,
+                           wk->touched + (size_t)t * (size_t)s->d, nblocks);
         else
             blocks_pass(s, wk, ps, a, blk, scr, nblocks);
         dz_acc_flush(a);

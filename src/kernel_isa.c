@@ -652,13 +652,13 @@ DEFINE_PREDICT(double, f64)
 /* ---- CSR (sparse) rows ------------------------------------------------------------------
  * A row's dot product is four interleaved fma chains over its stored values in index order
  * (value k goes to chain k mod 4), then (c0 + c1) + (c2 + c3): it depends only on the row.
- * Gradient and H·v sums are not block partials: every product c·x_ij, every row's c and
- * loss (softmax: a lane group's loss) is folded into the thread's accumulator as it is made
- * (dz_acc_add, exact), so that a block costs O(its values), not O(d).  Evaluation and
- * predictions are as the dense ones, per row from the same z.  Shapes: rowptr (rows + 1),
+ * Gradient and H·v sums are never a block partial of all quantities (an O(d) fold per
+ * block): the binary model sums each touched column's block partial in its slot and folds
+ * the touched columns at the block's end (sgrad_slots); softmax folds every product c·x_ij
+ * and every row's c as it is made (dz_acc_add), and a lane group's loss.  Either way a block
+ * costs O(its values).  Evaluation and predictions are as the dense ones, per row from z.  Shapes: rowptr (rows + 1),
  * col, val (nnz); W (K × d) row-major, the quantity of (k, j) is k·d + j. */
-/* Fold the block partials of the listed columns into their digits (dz_acc_add's arithmetic;
- * a non-finite or out-of-bound partial is counted in acc's flags) and clear them.  A column
+/* Fold the block partials of the listed columns into their digits (dz_fix_add; a non-finite or out-of-bound partial is counted in acc's flags) and clear them.  A column
  * listed twice is folded once: its partial is 0 the second time. */
 static void fold_touched(dz_slot *sl, const int32_t *touched, int64_t nt, const double *to_fix,
                          int repro, dz_acc *acc)
@@ -671,46 +671,35 @@ static void fold_touched(dz_slot *sl, const int32_t *touched, int64_t nt, const 
             q->d0.f += v;
             continue;
         }
-        const double x = v * to_fix[touched[t]], rnd = DZ_SHIFTER;
-        if (!(x <= 2199023255552.0 && x >= -2199023255552.0)) {
+        if (dz_fix_add(v * to_fix[touched[t]], &q->d0.i, &q->d1) != 0)
             acc->flags[DZ_FLAG_NONFINITE]++;
-            continue;
-        }
-        const double q0 = (x + rnd) - rnd, q1 = ((x - q0) * 1099511627776.0 + rnd) - rnd;
-        q->d0.i += (int64_t)q0;
-        q->d1 += (int64_t)q1;
     }
 }
+
+#define SLOT_STRIDE ((int64_t)(sizeof(dz_slot) / sizeof(double))) /* doubles per slot */
 
 #ifndef CSR_AHEAD
 #define CSR_AHEAD 2 /* rows ahead whose column slots are prefetched (binary CSR passes) */
 #endif
 
 #define DEFINE_CSR(T, SUF)                                                                   \
+    /* weight j is w[j·stride]: stride 1 for a weight vector, SLOT_STRIDE for the slots */   \
+    static inline double sdot_##SUF(const int32_t *col, const T *val, int64_t n,             \
+                                    const double *w, int64_t stride)                         \
+    {                                                                                        \
+        double c[4] = {0, 0, 0, 0};                                                          \
+        int64_t k = 0;                                                                       \
+        for (; k + 4 <= n; k += 4)                                                           \
+            for (int l = 0; l < 4; l++)                                                      \
+                c[l] = fma(w[col[k + l] * stride], (double)val[k + l], c[l]);                \
+        for (int l = 0; k < n; k++, l++)                                                     \
+            c[l] = fma(w[col[k] * stride], (double)val[k], c[l]);                            \
+        return (c[0] + c[1]) + (c[2] + c[3]);                                                \
+    }                                                                                        \
     static inline double cdot_##SUF(const int32_t *col, const T *val, int64_t n,             \
                                     const double *w)                                          \
     {                                                                                        \
-        double c[4] = {0, 0, 0, 0};                                                          \
-        int64_t k = 0;                                                                       \
-        for (; k + 4 <= n; k += 4)                                                           \
-            for (int l = 0; l < 4; l++)                                                      \
-                c[l] = fma(w[col[k + l]], (double)val[k + l], c[l]);                         \
-        for (int l = 0; k < n; k++, l++)                                                     \
-            c[l] = fma(w[col[k]], (double)val[k], c[l]);                                     \
-        return (c[0] + c[1]) + (c[2] + c[3]);                                                \
-    }                                                                                        \
-    /* cdot over the slots' weights: the same operations in the same order */                \
-    static inline double sdot_##SUF(const int32_t *col, const T *val, int64_t n,             \
-                                    const dz_slot *sl)                                       \
-    {                                                                                        \
-        double c[4] = {0, 0, 0, 0};                                                          \
-        int64_t k = 0;                                                                       \
-        for (; k + 4 <= n; k += 4)                                                           \
-            for (int l = 0; l < 4; l++)                                                      \
-                c[l] = fma(sl[col[k + l]].w, (double)val[k + l], c[l]);                      \
-        for (int l = 0; k < n; k++, l++)                                                     \
-            c[l] = fma(sl[col[k]].w, (double)val[k], c[l]);                                  \
-        return (c[0] + c[1]) + (c[2] + c[3]);                                                \
+        return sdot_##SUF(col, val, n, w, 1);                                                \
     }                                                                                        \
     static int64_t sgrad_slots_##SUF(const dz_shard *s, int64_t i0, int64_t n, dz_slot *sl, \
                                      int32_t *touched, const double *to_fix, int repro,     \
@@ -728,8 +717,8 @@ static void fold_touched(dz_slot *sl, const int32_t *touched, int64_t nt, const 
             if (i + CSR_AHEAD < i0 + n) /* the slots of a row ahead: memory works meanwhile */ \
                 for (int64_t k = rp[i + CSR_AHEAD]; k < rp[i + CSR_AHEAD + 1]; k++)          \
                     __builtin_prefetch(&sl[s->col[k]], 1, 3);                                \
-            const double c = row_coef(sdot_##SUF(col, val, nv, sl), i - i0, s->y + i0, b,    \
-                                      scale, hv, save, &sloss);                              \
+            const double z = sdot_##SUF(col, val, nv, &sl[0].w, SLOT_STRIDE);               \
+            const double c = row_coef(z, i - i0, s->y + i0, b, scale, hv, save, &sloss);     \
             sdz += c;                                                                        \
             if (nt + nv > d) { /* the list is full (a row has <= d values) */                \
                 fold_touched(sl, touched, nt, to_fix, repro, acc);                           \
@@ -769,20 +758,6 @@ static void fold_touched(dz_slot *sl, const int32_t *touched, int64_t nt, const 
     {                                                                                        \
         const T *v = (const T *)s->val;                                                      \
         const int64_t d = s->d, *rp = s->rowptr;                                             \
-        if (!K) {                                                                            \
-            for (int64_t i = i0; i < i0 + n; i++) {                                          \
-                double loss = 0;                                                             \
-                const double c = row_coef(cdot_##SUF(s->col + rp[i], v + rp[i], rp[i + 1] - rp[i], w), \
-                                          i - i0, s->y + i0, bv[0], scale, hv, save, &loss); \
-                for (int64_t k = rp[i]; k < rp[i + 1]; k++)                                  \
-                    dz_acc_add(acc, s->col[k], c * (double)v[k]);                            \
-                dz_acc_add(acc, d, c);                                                       \
-                if (!hv)                                                                     \
-                    dz_acc_add(acc, d + 1, loss);                                            \
-            }                                                                                \
-            dz_acc_rows_added(acc, n);                                                       \
-            return;                                                                          \
-        }                                                                                    \
         double *z = scr, *c = scr + SM_RT * K;                                               \
         int64_t pred[SM_RT];                                                                 \
         for (int64_t i = i0; i < i0 + n; i += SM_RT) {                                       \

@@ -43,10 +43,10 @@ struct dz_kernel_isa {
      * seval's prediction (argmax of the logits, ties to the lowest class); scr as sgrad's */
     void (*spredict)(const dz_shard *s, int64_t i0, int64_t n, int64_t K, const double *W,
                      const double *bv, double scale, double *proba, int64_t *label, double *scr);
-    /* CSR rows [i0, i0+n) of s (binary when K = 0: w = d weights, bv = &b): the gradient sums
-     * (K·d + K + 1, or d + 2) with every value folded into acc as it is made (dz_acc_add);
-     * H·v when hv (D, or A, per row from i0); D (A) saved per row into save when not NULL.
-     * scr: 2·SM_RT·K doubles (softmax). */
+    /* softmax (K >= 2) on CSR rows [i0, i0+n) of s: the gradient sums (K·d + K + 1) with
+     * every value folded into acc as it is made (dz_acc_add); H·v when hv (A per row from
+     * i0); A saved per row into save when not NULL.  scr: 2·SM_RT·K doubles.  (The binary
+     * model's CSR passes are csr_grad_slots.) */
     void (*csr_grad)(const dz_shard *s, int64_t i0, int64_t n, int64_t K, const double *w,
                      const double *bv, double scale, dz_acc *acc, const double *hv,
                      double *save, double *scr);

@@ -84,6 +84,8 @@ int dz_obj_init(dz_obj *o, MPI_Comm comm, const dz_shard *s, const dz_config *cf
         o->evtot = malloc((size_t)o->wk.neval * sizeof(double));
         bad = !o->evtot;
     }
+    if (!bad && dz_shard_is_csr(s) && !o->K)
+        bad = dz_work_init_csr(&o->wk) != 0;
     if (!bad && want_hv) {
         size_t rows = (size_t)(s->rows > 0 ? s->rows : 1) * (size_t)o->nk;
         o->curv = calloc(rows, sizeof(double));
@@ -107,8 +109,7 @@ int dz_obj_init(dz_obj *o, MPI_Comm comm, const dz_shard *s, const dz_config *cf
 int dz_obj_set_standardize(dz_obj *o, const dz_stdz *z)
 {
     o->qbuf = malloc((size_t)o->n * sizeof(double));
-    o->gbuf = malloc((size_t)o->n * sizeof(double));
-    if (!o->qbuf || !o->gbuf)
+    if (!o->qbuf)
         return -1;
     o->stdz = z;
     return 0;
@@ -128,7 +129,6 @@ void dz_obj_free(dz_obj *o)
         return;
     dz_work_free(&o->wk);
     free(o->qbuf);
-    free(o->gbuf);
     free(o->tot);
     free(o->evtot);
     free(o->curv);
@@ -185,7 +185,8 @@ static void reduce(dz_obj *o, dz_acc *a, double *out)
 }
 
 /* out (n) = the reduced sums in the caller's units: Σ·x_j / scale / rows for the weights,
- * Σ / rows for the bias (with standardisation taken back to p's units), plus (l2/m)·x_j (the penalty's term for ∇J, or H's for H·v). */
+ * Σ / rows for the bias (with standardisation taken back to p's units), plus (l2/m)·x_j
+ * (the penalty's term for ∇J, or H's for H·v). */
 static void scale_sums(const dz_obj *o, double rows, const double *x, double *out)
 {
     const double m = (double)o->s->m;
@@ -193,10 +194,8 @@ static void scale_sums(const dz_obj *o, double rows, const double *x, double *ou
         out[j] = o->tot[j] / o->scale / rows;
     for (int64_t k = o->npen; k < o->n; k++)
         out[k] = o->tot[k] / rows;
-    if (o->stdz) { /* back to the standardised units of x */
-        memcpy(o->gbuf, out, (size_t)o->n * sizeof(double));
-        dz_stdz_grad_back(o->stdz, o->nk, o->gbuf, out);
-    }
+    if (o->stdz) /* back to the standardised units of x */
+        dz_stdz_grad_back(o->stdz, o->nk, out, out);
     if (o->l2 > 0)
         for (int64_t j = 0; j < o->npen; j++)
             out[j] += o->l2 / m * x[j];

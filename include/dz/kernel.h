@@ -70,15 +70,17 @@ typedef struct dz_work {
     dz_acc *grad;   /* T accumulators of nsum quantities */
     dz_acc *eval;   /* T accumulators of neval quantities: loss, correct predictions, counts */
     dz_acc *hv;     /* T accumulators of nsum for H·v (NULL until dz_work_init_hv) */
-    void *slots;    /* binary CSR passes: T × d column slots (kernel_isa.h), then T × d int32
-                       lists of touched columns, made at the first such pass; NULL (also when memory is short: then the values are folded
-                       into the accumulator's planes directly, the same bits, slower) */
+    struct dz_slot *slots; /* binary model on CSR data (dz_work_init_csr): T × d column slots
+                              (kernel_isa.h); NULL otherwise */
+    int32_t *touched;      /* with them: T × d, each thread's list of touched columns */
     int repro;
 } dz_work;
 
 /* K = 0 for the binary model.  0 ok, -1 no memory. */
 int dz_work_init(dz_work *wk, int64_t d, int64_t K, int nthreads, int repro);
 int dz_work_init_hv(dz_work *wk);                                    /* 0 ok, -1 no memory */
+/* The binary model's CSR gradient and H·v passes need these (slots, touched). 0 ok, -1 no memory */
+int dz_work_init_csr(dz_work *wk);
 void dz_work_free(dz_work *wk);
 
 enum { DZ_PASS_GRAD = 0, DZ_PASS_EVAL = 1, DZ_PASS_HV = 2 };

@@ -74,7 +74,7 @@ typedef struct dz_obj {
     struct dz_watchdog *wd;          /* borrowed, NULL = none: guards every allreduce */
     const struct dz_stdz *stdz;      /* borrowed, NULL = none: p is in standardised units and
                                         the kernels see dz_stdz_to_kernel(p) (dz/standardize.h) */
-    double *qbuf, *gbuf;             /* n each, with stdz: the kernel's parameters, its gradient */
+    double *qbuf;                    /* n, with stdz: the kernel's parameters */
 } dz_obj;
 
 /* Parameters of a model with d features: d + 1 (binary, K = 0) or K·(d + 1) (softmax). */

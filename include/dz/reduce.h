@@ -76,21 +76,27 @@ void dz_acc_zero(dz_acc *a);
 /* Add one block partial v[0..n). Non-finite values set flags[DZ_FLAG_NONFINITE]. */
 void dz_acc_fold(dz_acc *a, const double *v);
 
+/* Add the two digits of x = v·2^(40−E_k) (v times the quantity's to_fix) to d[0] and d[1]:
+ * q0 = rint(x), q1 = rint((x − q0)·2^40), exact as in dz_acc_fold.  Returns 0, or −1 (nothing
+ * added) when x is NaN or |x| > 2^41, i.e. not within its bound.  Not collective. */
+static inline int dz_fix_add(double x, int64_t *d0, int64_t *d1)
+{
+    const double rnd = 6755399441055744.0; /* 1.5·2^52 */
+    if (!(x <= 2199023255552.0 && x >= -2199023255552.0))
+        return -1;
+    const double q0 = (x + rnd) - rnd, q1 = ((x - q0) * 1099511627776.0 + rnd) - rnd;
+    *d0 += (int64_t)q0;
+    *d1 += (int64_t)q1;
+    return 0;
+}
+
 /* Add one value v to quantity k (sparse passes, see above).  Not collective. */
 static inline void dz_acc_add(dz_acc *a, int64_t k, double v)
 {
-    if (!a->repro) {
+    if (!a->repro)
         a->sum[k] += v;
-        return;
-    }
-    const double x = v * a->to_fix[k], rnd = 6755399441055744.0 /* 1.5·2^52 */;
-    if (!(x <= 2199023255552.0 && x >= -2199023255552.0)) { /* |x| <= 2^41, or NaN */
+    else if (dz_fix_add(v * a->to_fix[k], &a->fix[k], &a->fix[a->n + k]) != 0)
         a->flags[DZ_FLAG_NONFINITE]++;
-        return;
-    }
-    const double q0 = (x + rnd) - rnd, q1 = ((x - q0) * 1099511627776.0 + rnd) - rnd;
-    a->fix[k] += (int64_t)q0;
-    a->fix[a->n + k] += (int64_t)q1;
 }
 /* rows more rows of dz_acc_add values were added (normalises when due). Not collective. */
 void dz_acc_rows_added(dz_acc *a, int64_t rows);

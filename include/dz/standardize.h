@@ -46,7 +46,7 @@ void dz_stdz_free(dz_stdz *z);
  * weights, then nk biases).  The map is linear, so it also carries a direction v to J v. */
 void dz_stdz_to_kernel(const dz_stdz *z, int64_t nk, const double *p, double *q);
 
-/* Not collective.  g = the gradient in p's units from G in q's units (may not alias). */
+/* Not collective.  g = the gradient in p's units from G in q's units (g may be G). */
 void dz_stdz_grad_back(const dz_stdz *z, int64_t nk, const double *G, double *g);
 
 #endif
