@@ -463,12 +463,9 @@ static int scan(MPI_Comm comm, const char *path, const char *xname, dz_shard *s,
     int64_t bad_row = -1, bad_col = -1;
     double bad_val = 0;
     uint64_t checksum = 0;
-    if (!mxall || !s->maxabs) {
-        /* not a return: the other ranks are on their way to the agreement below */
-        free(mxall);
+    if (!mxall || !s->maxabs) { /* the other ranks are on their way to the agreement */
         dz_fail(e, DZ_ERUNTIME, "out of memory for %lld feature maxima", (long long)d);
-        dz_err_agree(comm, e);
-        return e->code;
+        return dz_shard_scan_finish(comm, s, mxall, nt, 0, e);
     }
 #pragma omp parallel reduction(+ : checksum)
     {
@@ -491,20 +488,25 @@ static int scan(MPI_Comm comm, const char *path, const char *xname, dz_shard *s,
             bad_val = bad_val_t;
         }
     }
-    for (int t = 0; t < nt; t++)
+    if (bad_row >= 0)
+        dz_fail(e, DZ_EDATA, "%s: feature %s[%lld] (flattened column %lld) = %g; features must be finite",
+                path, xname, (long long)bad_row, (long long)bad_col, bad_val);
+    return dz_shard_scan_finish(comm, s, mxall, nt, checksum, e);
+}
+
+int dz_shard_scan_finish(MPI_Comm comm, dz_shard *s, double *mxall, int nt, uint64_t checksum,
+                         dz_err *e)
+{
+    const int64_t d = s->d;
+    for (int t = 0; mxall && s->maxabs && t < nt; t++)
         for (int64_t j = 0; j < d; j++)
             if (mxall[(size_t)t * (size_t)d + (size_t)j] > s->maxabs[j])
                 s->maxabs[j] = mxall[(size_t)t * (size_t)d + (size_t)j];
     free(mxall);
-    if (bad_row >= 0)
-        dz_fail(e, DZ_EDATA, "%s: feature %s[%lld] (flattened column %lld) = %g; features must be finite",
-                path, xname, (long long)bad_row, (long long)bad_col, bad_val);
     if (dz_err_agree(comm, e) != DZ_OK)
         return e->code;
     DZ_MPI(MPI_Allreduce(MPI_IN_PLACE, s->maxabs, (int)d, MPI_DOUBLE, MPI_MAX, comm));
-    uint64_t total = 0;
-    DZ_MPI(MPI_Allreduce(&checksum, &total, 1, MPI_UINT64_T, MPI_SUM, comm));
-    s->checksum = total;
+    DZ_MPI(MPI_Allreduce(&checksum, &s->checksum, 1, MPI_UINT64_T, MPI_SUM, comm));
     return DZ_OK;
 }
 

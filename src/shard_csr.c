@@ -371,21 +371,12 @@ static int csr_scan(MPI_Comm comm, const char *path, const char *xname, dz_shard
             if (b.row >= 0 && (bad.row < 0 || b.row < bad.row))
                 bad = b;
         }
-        for (int t = 0; t < nt; t++)
-            for (int64_t j = 0; j < d; j++)
-                if (mxall[(size_t)t * (size_t)d + (size_t)j] > s->maxabs[j])
-                    s->maxabs[j] = mxall[(size_t)t * (size_t)d + (size_t)j];
         if (bad.why == 1 && bad.k == big_pos) /* saturated on the way in: the file's value */
             bad.col = big_val;
         if (bad.row >= 0)
             report(&bad, s, path, xname, e);
     }
-    free(mxall);
-    if (dz_err_agree(comm, e) != DZ_OK)
-        return e->code;
-    DZ_MPI(MPI_Allreduce(MPI_IN_PLACE, s->maxabs, (int)d, MPI_DOUBLE, MPI_MAX, comm));
-    DZ_MPI(MPI_Allreduce(&checksum, &s->checksum, 1, MPI_UINT64_T, MPI_SUM, comm));
-    return DZ_OK;
+    return dz_shard_scan_finish(comm, s, mxall, nt, checksum, e);
 }
 
 /* ---- the whole load ---------------------------------------------------------------------- */

@@ -30,6 +30,13 @@ void dz_shard_read_labels(MPI_Comm comm, hid_t f, hid_t dxpl, const char *path,
 /* Collective.  Labels valid for the model ({0,1}, or 0 … K−1); sets s->classes. */
 int dz_shard_check_labels(MPI_Comm comm, const dz_shard_req *r, dz_shard *s, dz_err *e);
 
+/* Collective: the end of a data scan whose verdict is in e (set by the caller, rank-local):
+ * s->maxabs = the max of the nt threads' maxima mxall (nt × d, freed here; NULL when memory
+ * was short) over all ranks, s->checksum = the sum of every rank's checksum.  Returns the
+ * agreed code. */
+int dz_shard_scan_finish(MPI_Comm comm, dz_shard *s, double *mxall, int nt, uint64_t checksum,
+                         dz_err *e);
+
 /* Hash of one row's bytes keyed by its global row and label (checksums are sums of these). */
 uint64_t dz_shard_row_hash(const unsigned char *p, size_t n, int64_t grow, double y);
 uint64_t dz_shard_mix64(uint64_t h);
