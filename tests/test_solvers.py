@@ -52,15 +52,7 @@ W = dztest.workdir("solvers")
 ENV = {"OMP_WAIT_POLICY": "passive"}
 
 
-def rel(a, b):
-    """max |a − b| / max |b| (elementwise arrays or scalars)."""
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    if a.shape != b.shape:
-        return np.inf
-    den = max(np.max(np.abs(b)) if b.size else 0.0, 1e-300)
-    return float(np.max(np.abs(a - b))) / den if a.size else 0.0
-
-
+rel = dztest.rel
 RUN_SECS = []
 POOL = ThreadPoolExecutor(max_workers=3)  # the runs are short: mostly mpirun start-up
 
