@@ -171,31 +171,27 @@ static int64_t *block_starts(MPI_Comm comm, hid_t ds, hid_t dxpl, int64_t m, int
     return bnd;
 }
 
-/* Blocks [*b0, *b1) of rank `rank`: the cumulative cost (non-zeros + 4·rows, with indptr made
- * monotone for the cut only) split into nranks near-equal runs.  Not collective. */
+/* Blocks [*b0, *b1) of rank `rank`: the cost of blocks [0, k) is the stored values before row
+ * k·B (indptr made monotone by a running maximum, for the cut only) plus 4 per row; rank r
+ * starts at the first block boundary whose cost reaches r/nranks of the total.  Not
+ * collective. */
 static void cut(const int64_t *bnd, int64_t nb, int64_t m, int64_t B, int nranks, int rank,
                 int64_t *b0, int64_t *b1)
 {
-    int64_t total = 0, hi = 0;
-    for (int64_t k = 0; k < nb; k++) {
-        int64_t a = bnd[k] > hi ? bnd[k] : hi, z = bnd[k + 1] > a ? bnd[k + 1] : a;
-        hi = z;
-        total += (z - a) + 4 * ((k + 1) * B < m ? B : m - k * B);
-    }
-    int64_t first[2] = {rank == 0 ? 0 : -1, rank + 1 == nranks ? nb : -1}, acc = 0;
-    hi = 0;
+    const int64_t base = bnd[0] > 0 ? bnd[0] : 0;
+    int64_t top = base, run = base, first[2] = {-1, -1};
+    for (int64_t k = 0; k <= nb; k++)
+        top = bnd[k] > top ? bnd[k] : top;
+    const __int128 total = (__int128)(top - base) + 4 * (__int128)m;
     for (int64_t k = 0; k <= nb; k++) {
-        for (int q = 0; q < 2; q++) /* the first block at or past the rank's share */
-            if (first[q] < 0 && (__int128)acc * nranks >= (__int128)total * (rank + q))
+        run = bnd[k] > run ? bnd[k] : run;
+        const __int128 cost = (__int128)(run - base) + 4 * (__int128)(k * B < m ? k * B : m);
+        for (int q = 0; q < 2; q++)
+            if (first[q] < 0 && cost * nranks >= total * (rank + q))
                 first[q] = k;
-        if (k == nb)
-            break;
-        int64_t a = bnd[k] > hi ? bnd[k] : hi, z = bnd[k + 1] > a ? bnd[k + 1] : a;
-        hi = z;
-        acc += (z - a) + 4 * ((k + 1) * B < m ? B : m - k * B);
     }
-    *b0 = first[0] < 0 ? nb : first[0];
-    *b1 = first[1] < 0 ? nb : first[1];
+    *b0 = first[0];
+    *b1 = first[1];
 }
 
 /* ---- reads ------------------------------------------------------------------------------- */
