@@ -84,10 +84,23 @@ void dz_logistic(double z, double y, double *a, double *loss)
     current()->logistic(z, y, a, loss);
 }
 
-int64_t dz_kernel_scratch(int64_t K) { return K ? 2 * DZ_SM_TILE * K : 1; }
+#define LINE_DOUBLES 8 /* doubles per 64-byte cache line */
+static int64_t whole_lines(int64_t n) { return (n + LINE_DOUBLES - 1) / LINE_DOUBLES * LINE_DOUBLES; }
 
-/* Doubles of one thread's block partial: the larger of a gradient and an evaluation block. */
-static int64_t blk_len(const dz_work *wk) { return wk->nsum > wk->neval ? wk->nsum : wk->neval; }
+int64_t dz_kernel_scratch(int64_t K) { return whole_lines(K ? 2 * DZ_SM_TILE * K : 1); }
+
+void *dz_alloc_lines(size_t bytes)
+{
+    void *p = NULL;
+    return posix_memalign(&p, 64, bytes) == 0 ? p : NULL;
+}
+
+/* Doubles of one thread's block partial: the larger of a gradient and an evaluation block,
+ * in whole cache lines. */
+static int64_t blk_len(const dz_work *wk)
+{
+    return whole_lines(wk->nsum > wk->neval ? wk->nsum : wk->neval);
+}
 
 void dz_kernel_predict(const dz_kernel_isa *isa, const dz_shard *s, int64_t i0, int64_t n,
                        int64_t K, const double *w, const double *bv, double scale,
@@ -246,8 +259,8 @@ int dz_work_init(dz_work *wk, int64_t d, int64_t K, int nthreads, int repro)
     wk->K = K;
     wk->nsum = K ? K * d + K + 1 : d + 2;
     wk->neval = K ? (K <= DZ_CONF_MAX_K ? 2 + K * K : 2) : 2;
-    wk->blk = malloc((size_t)nthreads * (size_t)blk_len(wk) * sizeof(double));
-    wk->scr = malloc((size_t)nthreads * (size_t)dz_kernel_scratch(K) * sizeof(double));
+    wk->blk = dz_alloc_lines((size_t)nthreads * (size_t)blk_len(wk) * sizeof(double));
+    wk->scr = dz_alloc_lines((size_t)nthreads * (size_t)dz_kernel_scratch(K) * sizeof(double));
     wk->grad = calloc((size_t)nthreads, sizeof(dz_acc));
     wk->eval = calloc((size_t)nthreads, sizeof(dz_acc));
     wk->repro = repro;

@@ -270,7 +270,7 @@ int dz_predict_rows(const dz_model *mo, const dz_shard *s, const dz_kernel_isa *
     const int64_t nblocks = (s->rows + B - 1) / B, nr = s->rows ? s->rows : 1;
     pr->proba = malloc((size_t)nr * (size_t)pr->ncol * sizeof(double));
     pr->label = malloc((size_t)nr * sizeof(int64_t));
-    double *scr = malloc((size_t)nthreads * (size_t)nscr * sizeof(double));
+    double *scr = dz_alloc_lines((size_t)nthreads * (size_t)nscr * sizeof(double));
     if (!pr->proba || !pr->label || !scr) {
         free(scr);
         dz_pred_free(pr);
