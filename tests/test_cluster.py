@@ -19,6 +19,11 @@ c. A node stops answering (needs [train] collective_timeout, the watchdog; skipp
    no trainer process, half-written output or temporary file is left.
    cluster.sh lowers the nodes' net.ipv4.tcp_retries2 (see `up` there): with the kernel's
    default, mpirun waits ~15 minutes for the daemon on a cut-off node after MPI_Abort.
+e. A node that does not answer at start-up (its link down before mpirun starts; the issue's
+   bad-input case): the job ends within collective_timeout + 10 s with a non-zero exit and
+   Open MPI's message that a daemon could not be started, and leaves no trainer process and
+   no output behind.  (Open MPI's launch, before any trainer code runs; cluster.sh's
+   orte_leave_session_attached is what makes mpirun see the daemon fail.)
 Jobs that only wait on the network run at once (the four of a., the two of b/d, the two of
 c. on two clusters) to keep the test near 40 s on 2 cores.  The clusters are torn down at
 the end, also when a check fails or the test is interrupted."""
@@ -322,6 +327,25 @@ faults = [fault_start(cl, "link_down", "link", wd_sections),
 for f in faults:
     fault_finish(f, long_ref)
 cl2.down()
+
+# e. A node that does not answer at start-up.
+d_s, cfg_s = folder("startup_link_down", wd_sections)
+c.check(cl.sh("link", "down", 2).returncode == 0, "startup: link down")
+t0 = time.time()
+p_s = cl.start(3, 1, 1, [TRAINER, "--quiet", cfg_s])
+out, err, _ = finish("startup_link_down", p_s, TIMEOUT + 10)
+ended = time.time() - t0
+c.check(ended < TIMEOUT + 10 and p_s.returncode not in (0, None),
+        "startup: mpirun ended %.1f s after the launch (limit %d) with exit %s (expected non-zero)"
+        % (ended, TIMEOUT + 10, p_s.returncode))
+c.check("unable to reliably start one or more daemons" in err or
+        "failed after launch" in err, "startup: Open MPI says a daemon did not start: %s" % err[-1500:])
+cl.sh("link", "up", 2)
+left = {n: cl.trainer_pids(n, cfg_s) for n in range(3)}
+c.check(not any(left.values()), "startup: trainer processes left: %s" % left)
+c.check(sorted(os.listdir(d_s)) == ["c.ini"], "startup: files left: %s" % sorted(os.listdir(d_s)))
+print("startup with node 2 cut off: mpirun ended %.1f s after the launch, exit %s"
+      % (ended, p_s.returncode))
 
 cl.down()
 print("cluster test: %.1f s" % (time.time() - t_start))

@@ -153,10 +153,16 @@ EOF
   # launched by mpirun itself (no tree spawn: a daemon would need the agent's view).  The OOB
   # keepalive lets mpirun notice a lost daemon on an idle connection (after 10 + 3 x 2 s), and
   # a daemon on a cut-off node notice mpirun is gone and end its ranks; Open MPI's defaults
-  # are 300 + 9 x 20 s.
+  # are 300 + 9 x 20 s.  orte_leave_session_attached keeps each daemon in the foreground of
+  # its agent, as an ssh session is: without it (and without tree spawn) the daemon is started
+  # with --daemonize, the agent returns at once, and a daemon that cannot call mpirun back
+  # (its node's link down at start-up) dies unseen while mpirun waits for it forever.
+  # Attached, its exit ends the agent and mpirun reports "ORTE was unable to reliably start
+  # one or more daemons" and exits 1, a few seconds after the launch (test cluster, part e).
   cat >"$dir/env" <<EOF
 export OMPI_MCA_plm_rsh_agent=$dir/agent
 export OMPI_MCA_plm_rsh_no_tree_spawn=1
+export OMPI_MCA_orte_leave_session_attached=1
 export OMPI_MCA_btl=tcp,self
 export OMPI_MCA_btl_tcp_if_include=$SUBNET
 export OMPI_MCA_oob_tcp_if_include=$SUBNET
