@@ -660,10 +660,17 @@ DEFINE_PREDICT(double, f64)
  * col, val (nnz); W (K × d) row-major, the quantity of (k, j) is k·d + j. */
 /* Fold the block partials of the listed columns into their digits (dz_fix_add; a non-finite or out-of-bound partial is counted in acc's flags) and clear them.  A column
  * listed twice is folded once: its partial is 0 the second time. */
+#ifndef FOLD_AHEAD
+#define FOLD_AHEAD 16 /* touched columns ahead whose scale and slot are prefetched */
+#endif
 static void fold_touched(dz_slot *sl, const int32_t *touched, int64_t nt, const double *to_fix,
                          int repro, dz_acc *acc)
 {
     for (int64_t t = 0; t < nt; t++) {
+        if (t + FOLD_AHEAD < nt) { /* a column's scale is cold: fetch it ahead */
+            __builtin_prefetch(&to_fix[touched[t + FOLD_AHEAD]], 0, 3);
+            __builtin_prefetch(&sl[touched[t + FOLD_AHEAD]], 1, 3);
+        }
         dz_slot *q = &sl[touched[t]];
         const double v = q->acc;
         q->acc = 0;
