@@ -39,8 +39,9 @@
  * lanes, the CSR one in 4 chains over the stored values).
  *
  * dz_kernel_run runs the block kernel over this rank's blocks (all, or a list: a mini-batch)
- * with OpenMP (each block by one thread; exact sums: a static share, then the last quarter on demand, see dz_sched in kernel.c) and folds every block partial into
- * the thread's dz_acc; the thread accumulators are merged into accs[0] of the pass's kind
+ * with OpenMP (each block by one thread; with exact sums a static share, then the last
+ * quarter on demand: dz_sched in kernel.c) and folds every block partial into the thread's
+ * dz_acc; the thread accumulators are merged into accs[0] of the pass's kind
  * (wk->grad, wk->eval or wk->hv).  Not collective.
  */
 #ifndef DZ_KERNEL_H
